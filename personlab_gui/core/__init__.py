@@ -1,0 +1,1 @@
+"""The headless algorithm core: model, decoding, targets, COCO I/O and training. No Qt here."""
