@@ -1,0 +1,59 @@
+"""Command-line front door: ``personlab-gui <command>``; with no command, the GUI.
+
+Each subcommand lives in ``personlab_gui.commands.<name>`` with ``configure(parser)`` and
+``run(args) -> int``; modules import lazily so ``--help`` and the GUI start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+
+COMMANDS = {
+    "infer": "run the model on images or folders and write COCO JSON",
+    "eval": "evaluate a model against COCO ground truth (keypoint and mask AP)",
+    "train": "train or fine-tune a model (runs under torchrun unchanged)",
+    "models": "list the model zoo",
+    "render": "render the viewer canvas with chosen layers to a PNG",
+    "project": "import/export COCO into an annotation project",
+}
+
+
+def _available_commands() -> dict[str, str]:
+    return {name: doc for name, doc in COMMANDS.items()
+            if importlib.util.find_spec(f"personlab_gui.commands.{name}") is not None}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="personlab-gui", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, doc in _available_commands().items():
+        module = importlib.import_module(f"personlab_gui.commands.{name}")
+        module.configure(sub.add_parser(name, help=doc, description=doc))
+    return parser
+
+
+def _start_gui(argv: list[str]) -> int:
+    if importlib.util.find_spec("personlab_gui.gui.app") is None:
+        build_parser().print_help()
+        return 0
+    from .gui.app import run_app
+    return run_app(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``personlab-gui`` console script."""
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in COMMANDS and not argv[0].startswith("-"):
+        return _start_gui(argv)
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        return _start_gui([])
+    module = importlib.import_module(f"personlab_gui.commands.{args.command}")
+    try:
+        return module.run(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
