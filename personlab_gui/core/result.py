@@ -9,11 +9,14 @@ last axis (dx, dy) in network-input pixels (layout: ``skeleton`` module docstrin
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from .preprocess import InputTransform
+from .refine import refine_mid
+from .trace import TraceEvent, trace_events
 
 
 @dataclass
@@ -35,21 +38,6 @@ class Person:
 
 
 @dataclass
-class TraceEvent:
-    """One step of the greedy decoder, in network-input pixels (see ``decode.TRACE_*``)."""
-
-    kind: str                # "seed", "nms_reject", "edge", "place"
-    keypoint: int            # keypoint type concerned (target type for "edge")
-    person: int              # person index (the blocking person for "nms_reject")
-    x: float
-    y: float
-    score: float
-    from_keypoint: int = -1  # source keypoint type of an "edge"
-    from_x: float = float("nan")
-    from_y: float = float("nan")
-
-
-@dataclass
 class InferenceResult:
     """Everything computed for one image; nothing needs recomputing to display it."""
 
@@ -59,11 +47,10 @@ class InferenceResult:
     heatmaps: np.ndarray                       # (K, h, w) probabilities
     short: np.ndarray                          # (K, h, w, 2)
     mid_raw: np.ndarray                        # (2E, h, w, 2)
-    mid_refined: list[np.ndarray]              # one (2E, h, w, 2) per refinement step
     hough: np.ndarray                          # (K, h, w), same grid
     candidates: list[np.ndarray]               # per keypoint type: (n, 3) x, y, score (input px)
     people: list[Person]
-    trace: list[TraceEvent] = field(default_factory=list)
+    trace_arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see trace_events
     segmentation: np.ndarray | None = None     # (h, w) probability, when that head is trained
     long_raw: np.ndarray | None = None         # (K, h, w, 2)
     long_refined: np.ndarray | None = None     # (K, h, w, 2) after the 4 refinement steps
@@ -74,6 +61,16 @@ class InferenceResult:
     forward_ms: float = 0.0
     decode_ms: float = 0.0
     device: str = "cpu"
+
+    @cached_property
+    def mid_refined(self) -> list[np.ndarray]:
+        """The whole mid-range field after each refinement step (computed on first use)."""
+        return refine_mid(self.mid_raw, self.short, self.field_stride)
+
+    @cached_property
+    def trace(self) -> list[TraceEvent]:
+        """The greedy decoder's steps (empty for the PoseNet decoder)."""
+        return trace_events(*self.trace_arrays) if self.trace_arrays is not None else []
 
     @property
     def grid_hw(self) -> tuple[int, int]:

@@ -1,0 +1,170 @@
+"""The inference engine: image -> network passes -> fused fields -> decoded result.
+
+``Engine.forward`` does the expensive part (network passes and field fusion) and returns
+``FieldMaps``, which callers may cache per image and ``InferenceSettings.forward_key()``;
+``Engine.decode`` turns them into an ``InferenceResult`` and is cheap, so changing only the
+decoder or thresholds never re-runs the network.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .decode import greedy_decode
+from .fields import FIELD_STRIDE, Variant, fuse_variants
+from .hough import CANDIDATE_THRESHOLD, hough_maps, local_maxima
+from .model import load_checkpoint, resolve_model, select_device
+from .posenet_decode import posenet_decode
+from .preprocess import InputTransform, make_transform, prepare_input
+from .result import InferenceResult, Person
+from .skeleton import ALL_HEADS
+
+DECODERS = ("personlab", "posenet")
+DEFAULT_SIZE = 641
+
+
+@dataclass(frozen=True)
+class InferenceSettings:
+    """What to run: input long side, test-time scales and flip, decoder and thresholds."""
+
+    size: int = DEFAULT_SIZE
+    scales: tuple[float, ...] = (1.0,)
+    flip: bool = False
+    decoder: str = "personlab"
+    candidate_threshold: float = CANDIDATE_THRESHOLD
+    min_instance_score: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.decoder not in DECODERS:
+            raise ValueError(f"unknown decoder {self.decoder!r}; choose from {', '.join(DECODERS)}")
+        if self.size < 33 or any(s <= 0 for s in self.scales):
+            raise ValueError("input size must be >= 33 and scales positive")
+
+    def forward_key(self) -> tuple:
+        """The settings that need a new network pass when they change."""
+        return self.size, tuple(self.scales), self.flip
+
+
+@dataclass
+class FieldMaps:
+    """Fused network fields on the field grid (see ``fields``), ready to decode."""
+
+    image_hw: tuple[int, int]
+    transform: InputTransform
+    fields: dict[str, np.ndarray]
+    forward_ms: float
+    fuse_ms: float
+    trained_heads: tuple[str, ...] = field(default=())
+
+
+class Engine:
+    """A loaded model on a device, running PersonLab inference on RGB images."""
+
+    def __init__(self, model: str | Path = "default", device: str = "auto") -> None:
+        self.device = select_device(device)
+        self.model_path = resolve_model(model)
+        self.model_name = self.model_path.stem
+        net, info = load_checkpoint(self.model_path, map_location="cpu")
+        self.info = info
+        self.trained_heads: tuple[str, ...] = tuple(info["trained_heads"])
+        self.net = net.to(self.device).eval()
+        if self.device.type == "cuda":
+            self.net = self.net.to(memory_format=torch.channels_last)
+
+    @property
+    def device_name(self) -> str:
+        if self.device.type == "cuda":
+            return torch.cuda.get_device_name(self.device)
+        return self.device.type.upper()
+
+    @property
+    def output_stride(self) -> int:
+        return int(self.net.output_stride)
+
+    def _heads(self) -> tuple[str, ...]:
+        return tuple(h for h in ALL_HEADS if h in self.trained_heads)
+
+    @torch.inference_mode()
+    def _network(self, batch: np.ndarray) -> dict[str, torch.Tensor]:
+        x = torch.from_numpy(batch)[None].to(self.device)
+        if self.device.type == "cuda":
+            x = x.to(memory_format=torch.channels_last)
+            with torch.autocast("cuda", dtype=torch.float16):
+                return {k: v.float() for k, v in self.net(x).items()}
+        return self.net(x)
+
+    def forward(self, image: np.ndarray, settings: InferenceSettings) -> FieldMaps:
+        """Network passes for every test-time variant, fused on the base field grid."""
+        base = make_transform(image.shape[:2], settings.size, self.output_stride)
+        variants, t0 = [], time.perf_counter()
+        for scale in settings.scales:
+            for flip in (False, True) if settings.flip else (False,):
+                batch, transform = prepare_input(image, round(settings.size * scale),
+                                                 self.output_stride, flip=flip)
+                variants.append(Variant(transform, flip, self._network(batch)))
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        t1 = time.perf_counter()
+        fields = fuse_variants(variants, base, self._heads(), self.output_stride, FIELD_STRIDE)
+        t2 = time.perf_counter()
+        return FieldMaps(image.shape[:2], base, fields, (t1 - t0) * 1e3, (t2 - t1) * 1e3,
+                         self.trained_heads)
+
+    def decode(self, maps: FieldMaps, settings: InferenceSettings) -> InferenceResult:
+        """Decode people (and masks, when those heads are trained) from fused fields."""
+        return decode_fields(maps, settings, self.output_stride, self.device_name)
+
+    def run(self, image: np.ndarray, settings: InferenceSettings | None = None) -> InferenceResult:
+        """``forward`` then ``decode``."""
+        settings = settings or InferenceSettings()
+        return self.decode(self.forward(image, settings), settings)
+
+
+def decode_fields(maps: FieldMaps, settings: InferenceSettings, output_stride: int = 16,
+                  device_name: str = "CPU") -> InferenceResult:
+    """Run the chosen decoder on fused fields; timing includes the field fusion."""
+    t0 = time.perf_counter()
+    f, fs = maps.fields, FIELD_STRIDE
+    hough = hough_maps(f["heatmap"], f["short"], fs)
+    trace = None
+    if settings.decoder == "personlab":
+        cands = local_maxima(hough, fs, settings.candidate_threshold)
+        kps, scores, ev_i, ev_f = greedy_decode(cands, f["heatmap"], hough, f["short"], f["mid"], fs)
+        trace = (ev_i, ev_f, kps)
+    else:
+        cands, kps, scores = posenet_decode(f["heatmap"], f["short"], f["mid"], fs, output_stride)
+    people = _to_people(kps, scores, maps.transform, settings.min_instance_score)
+    result = InferenceResult(
+        image_hw=maps.image_hw, transform=maps.transform, field_stride=fs,
+        heatmaps=f["heatmap"], short=f["short"], mid_raw=f["mid"],
+        hough=hough, candidates=_split_candidates(cands, f["heatmap"].shape[0]), people=people,
+        trace_arrays=trace, trained_heads=maps.trained_heads, decoder=settings.decoder,
+        forward_ms=maps.forward_ms, device=device_name)
+    if {"segmentation", "long"} <= set(maps.trained_heads):
+        from .segment import add_masks
+        add_masks(result, f["segmentation"], f["long"])
+    result.decode_ms = maps.fuse_ms + (time.perf_counter() - t0) * 1e3
+    return result
+
+
+def _split_candidates(cands: np.ndarray, n_types: int) -> list[np.ndarray]:
+    return [cands[cands[:, 0] == k, 1:4] for k in range(n_types)]
+
+
+def _to_people(kps: np.ndarray, scores: np.ndarray, transform: InputTransform,
+               min_score: float) -> list[Person]:
+    order = np.argsort(-scores, kind="stable")
+    people = []
+    for p in order:
+        if scores[p] < min_score:
+            continue
+        keypoints = kps[p].astype(np.float64)
+        keypoints[:, :2] = transform.to_image(keypoints[:, :2])
+        people.append(Person(keypoints=keypoints, score=float(scores[p])))
+    return people
+

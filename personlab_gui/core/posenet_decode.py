@@ -1,0 +1,115 @@
+"""PoseNet's simpler multi-person decoder, for comparison on the same network outputs.
+
+Works on the output-stride grid: candidates are 3x3 local maxima of the heatmap (no Hough
+voting), a part is placed at grid * stride + short offset; the tree is walked with the
+displacement at the NEAREST grid cell (no bilinear sampling, no recurrent refinement),
+then snapped twice with the short offset at the nearest cell of the target type. Keypoint
+scores are heatmap probabilities (no expected OKS); instance score as PersonLab's, with
+PoseNet's NMS radius.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .decode import NEIGHBOURS, NEIGHBOUR_EDGES, instance_scores
+
+POSENET_NMS_RADIUS = 20.0
+POSENET_SCORE_THRESHOLD = 0.1
+SNAP_STEPS = 2
+
+
+@njit(cache=True)
+def _nearest(v: float, stride: int, n: int) -> int:
+    return min(max(int(round(v / stride)), 0), n - 1)
+
+
+@njit(cache=True)
+def _candidates(heat, short, stride, threshold):
+    n_kp, h, w = heat.shape
+    out = np.empty((n_kp * h * w, 4), dtype=np.float32)
+    count = 0
+    for k in range(n_kp):
+        for i in range(h):
+            for j in range(w):
+                v = heat[k, i, j]
+                if v < threshold:
+                    continue
+                is_max = True
+                for ii in range(max(i - 1, 0), min(i + 2, h)):
+                    for jj in range(max(j - 1, 0), min(j + 2, w)):
+                        if heat[k, ii, jj] > v:
+                            is_max = False
+                if is_max:
+                    out[count, 0] = k
+                    out[count, 1] = j * stride + short[k, i, j, 0]
+                    out[count, 2] = i * stride + short[k, i, j, 1]
+                    out[count, 3] = v
+                    count += 1
+    return out[:count]
+
+
+@njit(cache=True)
+def _walk(cands, heat, short, mid, neighbours, neighbour_edges, stride, nms_radius, max_people):
+    n_kp, h, w = heat.shape
+    people = np.zeros((max_people, n_kp, 3), dtype=np.float32)
+    n_people = 0
+    r2 = nms_radius * nms_radius
+    queue = np.empty(n_kp, dtype=np.int64)
+    for c in range(cands.shape[0]):
+        if n_people >= max_people:
+            break
+        k, x, y = int(cands[c, 0]), cands[c, 1], cands[c, 2]
+        suppressed = False
+        for p in range(n_people):
+            dx, dy = people[p, k, 0] - x, people[p, k, 1] - y
+            if dx * dx + dy * dy <= r2:
+                suppressed = True
+        if suppressed:
+            continue
+        person = people[n_people]
+        done = np.zeros(n_kp, dtype=np.bool_)
+        person[k, 0], person[k, 1], person[k, 2] = x, y, cands[c, 3]
+        done[k] = True
+        head, tail = 0, 1
+        queue[0] = k
+        while head < tail:
+            a = queue[head]
+            head += 1
+            for t in range(neighbours.shape[1]):
+                b = neighbours[a, t]
+                if b < 0 or done[b]:
+                    continue
+                e = neighbour_edges[a, t]
+                i, j = _nearest(person[a, 1], stride, h), _nearest(person[a, 0], stride, w)
+                bx, by = person[a, 0] + mid[e, i, j, 0], person[a, 1] + mid[e, i, j, 1]
+                for _ in range(2):
+                    i, j = _nearest(by, stride, h), _nearest(bx, stride, w)
+                    bx, by = j * stride + short[b, i, j, 0], i * stride + short[b, i, j, 1]
+                i, j = _nearest(by, stride, h), _nearest(bx, stride, w)
+                person[b, 0], person[b, 1], person[b, 2] = bx, by, heat[b, i, j]
+                done[b] = True
+                queue[tail] = b
+                tail += 1
+        n_people += 1
+    return people[:n_people]
+
+
+def posenet_decode(heat: np.ndarray, short: np.ndarray, mid_raw: np.ndarray, field_stride: int,
+                   output_stride: int = 16, nms_radius: float = POSENET_NMS_RADIUS,
+                   threshold: float = POSENET_SCORE_THRESHOLD, max_people: int = 100
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decode on the output-stride cells of the field grid.
+
+    Returns candidates (n, 4), keypoints (m, K, 3) in input px, instance scores (m,).
+    """
+    step = output_stride // field_stride
+    heat16 = np.ascontiguousarray(heat[:, ::step, ::step])
+    short16 = np.ascontiguousarray(short[:, ::step, ::step])
+    mid16 = np.ascontiguousarray(mid_raw[:, ::step, ::step])
+    cands = _candidates(heat16, short16, output_stride, threshold)
+    cands = cands[np.argsort(-cands[:, 3], kind="stable")]
+    people = _walk(cands, heat16, short16, mid16, NEIGHBOURS, NEIGHBOUR_EDGES,
+                   output_stride, nms_radius, max_people).copy()
+    return cands, people, instance_scores(people, nms_radius)
