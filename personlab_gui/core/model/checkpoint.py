@@ -1,0 +1,136 @@
+"""Checkpoint files: a ``PersonLabNet`` state dict plus backbone, trained heads and metadata.
+
+File content (``torch.save``, loadable with ``weights_only=True``)::
+
+    {"format": FORMAT, "backbone": str, "trained_heads": [head, ...],
+     "meta": {JSON-able: parent, source, date, settings, metrics, ...},
+     "state_dict": {name: tensor}}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..skeleton import ALL_HEADS
+from .backbones import available_backbones
+from .net import PersonLabNet
+
+FORMAT = "personlab-gui-checkpoint/1"
+PathLike = str | os.PathLike
+_FILE_MODE = 0o644
+_ZIP_MAGIC = b"PK\x03\x04"  # torch.save's archive format
+
+
+class CheckpointError(Exception):
+    """A checkpoint cannot be used; the message is one line: '<path>: <problem>'."""
+
+
+def _first_sentence(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0].split(". ")[0][:160] if lines else type(exc).__name__
+
+
+def save_checkpoint(path: PathLike, model: PersonLabNet, trained_heads: list[str],
+                    meta: dict[str, Any]) -> None:
+    """Write ``model`` to ``path`` atomically (temp file in the same folder, then rename).
+
+    ``meta`` must be JSON-able; unknown head names raise ValueError.
+    """
+    unknown = set(trained_heads) - set(ALL_HEADS)
+    if unknown:
+        raise ValueError(f"unknown heads: {sorted(unknown)}")
+    payload = {
+        "format": FORMAT,
+        "backbone": model.backbone_name,
+        "trained_heads": [h for h in ALL_HEADS if h in trained_heads],
+        "meta": json.loads(json.dumps(meta)),
+        "state_dict": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+    }
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, _FILE_MODE)  # mkstemp creates 0600
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _read(path: Path) -> dict:
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such file")
+    try:
+        with path.open("rb") as f:
+            magic = f.read(4)
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read ({exc.strerror})") from None
+    if magic != _ZIP_MAGIC:
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint (no zip header)")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise CheckpointError(f"{path}: holds objects that safe (weights_only) loading refuses") from None
+    except Exception as exc:  # torch raises several types for damaged archives
+        raise CheckpointError(f"{path}: corrupt or truncated PyTorch file ({_first_sentence(exc)})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a {FORMAT} file")
+    return payload
+
+
+def _check_header(path: Path, payload: dict) -> dict[str, Any]:
+    backbone, heads, meta = payload.get("backbone"), payload.get("trained_heads"), payload.get("meta")
+    if backbone not in available_backbones():
+        raise CheckpointError(f"{path}: unknown backbone {backbone!r}")
+    if not isinstance(heads, list) or not set(heads) <= set(ALL_HEADS):
+        raise CheckpointError(f"{path}: bad trained_heads {heads!r}")
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: meta is not a dict")
+    if not isinstance(payload.get("state_dict"), dict):
+        raise CheckpointError(f"{path}: state_dict missing")
+    return {"path": str(path), "format": FORMAT, "backbone": backbone,
+            "trained_heads": list(heads), "meta": meta}
+
+
+def _check_state(path: Path, model: PersonLabNet, state: dict) -> None:
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    extra = sorted(set(state) - set(expected))
+    if missing or extra:
+        detail = f"missing {missing[:3]}" if missing else f"unexpected {extra[:3]}"
+        raise CheckpointError(f"{path}: state_dict does not match the model ({detail})")
+    for name, ref in expected.items():
+        value = state[name]
+        if not isinstance(value, torch.Tensor) or value.shape != ref.shape:
+            shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+            raise CheckpointError(f"{path}: {name} has shape {shape}, expected {tuple(ref.shape)}")
+
+
+def load_checkpoint(path: PathLike, map_location: str | torch.device = "cpu"
+                    ) -> tuple[PersonLabNet, dict[str, Any]]:
+    """Load a checkpoint: (model in eval mode on ``map_location``, info dict).
+
+    info has path, format, backbone, trained_heads and meta. Raises ``CheckpointError``.
+    """
+    path = Path(path)
+    payload = _read(path)
+    info = _check_header(path, payload)
+    model = PersonLabNet(info["backbone"])
+    _check_state(path, model, payload["state_dict"])
+    model.load_state_dict(payload["state_dict"])
+    return model.to(map_location).eval(), info
+
+
+def read_checkpoint_info(path: PathLike) -> dict[str, Any]:
+    """The info dict of a fully validated checkpoint (the model is built and dropped)."""
+    return load_checkpoint(path)[1]
