@@ -1,0 +1,447 @@
+"""COCO person datasets and results: read + validate, masks <-> RLE/polygons, write, evaluate.
+
+pycocotools does the mask arithmetic and the evaluation; this module adds the checks and
+one-line ``CocoFormatError`` messages it lacks, quiet evaluation, and the conversion of
+decoded people (anything with ``.keypoints`` (K, 3), ``.score`` and ``.mask``) to COCO records.
+
+Conventions:
+
+* Results (``detections_to_results``): the third value of each keypoint triple carries the
+  keypoint's score; COCOeval reads only x and y of detections, so this is harmless there.
+* Polygons (``mask_to_polygons``) run a quarter pixel inside the mask's pixel borders
+  (pycocotools fills a pixel whose centre is inside) and keep holes by bridging them into
+  their outer ring, so mask -> polygons -> mask is exact.
+* ``evaluate`` scores each IoU type like the official server: keypoints from the
+  keypoints alone, segm from the RLE alone; AP, AP50, AP75, APm and APl for both types
+  (COCOeval's -1 where no ground truth falls in an area range; 0 without results).
+  Ground-truth people lacking keypoints (or a segmentation) are ignored, not counted missed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import os
+import stat
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+from pycocotools import mask as mask_utils
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from .errors import CocoFormatError, InputError
+from .skeleton import K, coco_person_category
+
+PERSON_CATEGORY_ID = 1
+TOP_LEVEL_KEYS = ("images", "annotations", "categories")
+IMAGE_FIELDS = ("id", "file_name", "width", "height")
+ANNOTATION_FIELDS = ("id", "image_id", "category_id", "bbox", "area", "iscrowd")
+METRIC_KEYS = ("AP", "AP50", "AP75", "APm", "APl")
+#: Positions of METRIC_KEYS in ``COCOeval.stats`` per IoU type.
+_STAT_INDEX = {"keypoints": (0, 1, 2, 3, 4), "segm": (0, 1, 2, 4, 5)}
+_NUMBER_TYPES = (int, float)
+
+
+class PersonLike(Protocol):
+    """What the converters need from a decoded person (``result.Person`` fits)."""
+
+    keypoints: np.ndarray    # (K, 3): x, y, score in image pixels
+    score: float
+    mask: np.ndarray | None  # (H, W) bool, or None
+
+
+class _Invalid(Exception):
+    """A format problem, before the file name is attached."""
+
+
+# --------------------------------------------------------------------------- reading
+
+def load_coco(path: str | os.PathLike) -> dict:
+    """Parse and validate a COCO JSON file; any problem is a one-line ``CocoFormatError``."""
+    data = _read_json(Path(path))
+    validate_coco(data, path)
+    return data
+
+
+def validate_coco(data: object, source: str | os.PathLike = "<dataset>") -> None:
+    """Raise ``CocoFormatError("<source>: <problem> (annotation id N)")`` on the first problem."""
+    try:
+        _validate(data)
+    except _Invalid as exc:
+        raise CocoFormatError(source, str(exc)) from None
+
+
+def _read_json(path: Path) -> object:
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        raise CocoFormatError(path, "file not found") from None
+    except IsADirectoryError:
+        raise CocoFormatError(path, "is a folder, not a JSON file") from None
+    except OSError as exc:
+        raise CocoFormatError(path, f"cannot read: {exc.strerror}") from None
+    if not text.strip():
+        raise CocoFormatError(path, "empty file")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CocoFormatError(path, f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except UnicodeDecodeError:
+        raise CocoFormatError(path, "invalid JSON: not UTF-8 text") from None
+
+
+def _validate(data: object) -> None:
+    if not isinstance(data, dict):
+        raise _Invalid("top level is not a JSON object")
+    for key in TOP_LEVEL_KEYS:
+        if key not in data:
+            raise _Invalid(f"missing top-level key '{key}'")
+        if not isinstance(data[key], list):
+            raise _Invalid(f"'{key}' is not a list")
+    image_sizes = _validate_images(data["images"])
+    category_ids = _validate_categories(data["categories"])
+    seen: set[int] = set()
+    for index, ann in enumerate(data["annotations"]):
+        where = f"annotation id {ann['id']}" if isinstance(ann, dict) and "id" in ann else f"annotations[{index}]"
+        try:
+            _validate_annotation(ann, image_sizes, category_ids, seen)
+        except _Invalid as exc:
+            raise _Invalid(f"{exc} ({where})") from None
+
+
+def _validate_images(images: list) -> dict[int, tuple[int, int]]:
+    """Image id -> (height, width)."""
+    sizes: dict[int, tuple[int, int]] = {}
+    for index, image in enumerate(images):
+        where = f"image id {image['id']}" if isinstance(image, dict) and "id" in image else f"images[{index}]"
+        if not isinstance(image, dict):
+            raise _Invalid(f"image entry is not an object ({where})")
+        _require_fields(image, IMAGE_FIELDS, where)
+        if not _is_int(image["id"]):
+            raise _Invalid(f"image id is not an integer ({where})")
+        if not (_is_int(image["width"]) and _is_int(image["height"]) and image["width"] > 0 and image["height"] > 0):
+            raise _Invalid(f"width and height must be positive integers ({where})")
+        if not isinstance(image["file_name"], str) or not image["file_name"]:
+            raise _Invalid(f"file_name must be a non-empty string ({where})")
+        if image["id"] in sizes:
+            raise _Invalid(f"image id used twice ({where})")
+        sizes[image["id"]] = (image["height"], image["width"])
+    return sizes
+
+
+def _validate_categories(categories: list) -> set[int]:
+    ids: set[int] = set()
+    for index, category in enumerate(categories):
+        if not isinstance(category, dict) or not _is_int(category.get("id")) or "name" not in category:
+            raise _Invalid(f"category needs an integer 'id' and a 'name' (categories[{index}])")
+        ids.add(category["id"])
+    return ids
+
+
+def _validate_annotation(ann: object, image_sizes: dict[int, tuple[int, int]],
+                         category_ids: set[int], seen: set[int]) -> None:
+    if not isinstance(ann, dict):
+        raise _Invalid("annotation is not an object")
+    _require_fields(ann, ANNOTATION_FIELDS)
+    for name in ("id", "image_id", "category_id"):
+        if not _is_int(ann[name]):
+            raise _Invalid(f"'{name}' is not an integer")
+    if ann["id"] in seen:
+        raise _Invalid("annotation id used twice")
+    seen.add(ann["id"])
+    if ann["image_id"] not in image_sizes:
+        raise _Invalid(f"unknown image id {ann['image_id']}")
+    if ann["category_id"] not in category_ids:
+        raise _Invalid(f"unknown category id {ann['category_id']}")
+    bbox = ann["bbox"]
+    if not (isinstance(bbox, list) and len(bbox) == 4 and _numbers(bbox) and bbox[2] >= 0 and bbox[3] >= 0):
+        raise _Invalid("bbox must be 4 finite numbers [x, y, w, h] with w, h >= 0")
+    if not (_numbers([ann["area"]]) and ann["area"] >= 0):
+        raise _Invalid("area must be a finite number >= 0")
+    if not _is_int(ann["iscrowd"]) or ann["iscrowd"] not in (0, 1):
+        raise _Invalid("iscrowd must be 0 or 1")
+    if "keypoints" in ann:
+        _validate_keypoints(ann)
+    if "segmentation" in ann:
+        _validate_segmentation(ann["segmentation"], image_sizes[ann["image_id"]])
+
+
+def _validate_keypoints(ann: dict) -> None:
+    keypoints = ann["keypoints"]
+    if not (isinstance(keypoints, list) and len(keypoints) == 3 * K and _numbers(keypoints)):
+        count = len(keypoints) if isinstance(keypoints, list) else type(keypoints).__name__
+        raise _Invalid(f"keypoints must be {3 * K} finite numbers (x, y, v) * {K}, got {count}")
+    bad = [v for v in keypoints[2::3] if v not in (0, 1, 2)]
+    if bad:
+        raise _Invalid(f"keypoint visibility must be 0, 1 or 2, got {bad[0]}")
+    if "num_keypoints" not in ann:
+        raise _Invalid("missing field 'num_keypoints'")
+
+
+def _validate_segmentation(seg: object, image_hw: tuple[int, int]) -> None:
+    if isinstance(seg, list):
+        if not seg:
+            raise _Invalid("empty segmentation list (omit the field instead)")
+        for polygon in seg:
+            if not (isinstance(polygon, list) and _numbers(polygon)):
+                raise _Invalid("polygon must be a list of numbers")
+            if len(polygon) < 6 or len(polygon) % 2:
+                raise _Invalid(f"polygon with {len(polygon)} coordinates (needs an even number >= 6)")
+    elif isinstance(seg, dict):
+        _validate_rle(seg, image_hw)
+    else:
+        raise _Invalid("segmentation must be a list of polygons or an RLE object")
+
+
+def _validate_rle(rle: dict, image_hw: tuple[int, int]) -> None:
+    for key in ("size", "counts"):
+        if key not in rle:
+            raise _Invalid(f"RLE segmentation missing '{key}'")
+    size, counts = rle["size"], rle["counts"]
+    if not isinstance(size, list) or size != list(image_hw):
+        raise _Invalid(f"RLE size {size} does not match the image size [height, width] {list(image_hw)}")
+    if isinstance(counts, list):
+        if not all(_is_int(c) and c >= 0 for c in counts):
+            raise _Invalid("RLE counts must be non-negative integers")
+        if sum(counts) != image_hw[0] * image_hw[1]:
+            raise _Invalid(f"RLE counts sum to {sum(counts)}, expected height * width = {image_hw[0] * image_hw[1]}")
+    elif not isinstance(counts, str):
+        raise _Invalid("RLE counts must be a string or a list of integers")
+
+
+def _require_fields(record: dict, fields: Sequence[str], where: str = "") -> None:
+    for name in fields:
+        if name not in record:
+            raise _Invalid(f"missing field '{name}'" + (f" ({where})" if where else ""))
+
+
+def _is_int(value: object) -> bool:
+    return type(value) is int
+
+
+def _numbers(values: Iterable) -> bool:
+    """All finite ints/floats (bools excluded)."""
+    return all(type(v) in _NUMBER_TYPES and math.isfinite(v) for v in values)
+
+
+# --------------------------------------------------------------------------- masks
+
+def annotation_mask(ann: dict, height: int, width: int) -> np.ndarray:
+    """(H, W) bool mask of an annotation: polygons, RLE or uncompressed RLE; empty if none."""
+    seg = ann.get("segmentation")
+    if not seg:
+        return np.zeros((height, width), dtype=bool)
+    if isinstance(seg, list):
+        rle = mask_utils.merge(mask_utils.frPyObjects(seg, height, width))
+    elif isinstance(seg["counts"], list):
+        rle = mask_utils.frPyObjects(seg, height, width)
+    else:
+        rle = seg
+    return mask_utils.decode(rle).astype(bool)
+
+
+def mask_to_rle(mask: np.ndarray) -> dict:
+    """Compressed RLE ``{"size": [h, w], "counts": str}``, JSON-able."""
+    rle = mask_utils.encode(np.asfortranarray(mask, dtype=np.uint8))
+    return {"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode("ascii")}
+
+
+def mask_to_polygons(mask: np.ndarray) -> list[list[float]]:
+    """COCO polygons [x0, y0, x1, y1, ...] whose union rasterises back to ``mask`` exactly."""
+    # Twice the resolution puts the traced pixel centres a quarter pixel inside each border.
+    up = cv2.resize(np.asarray(mask, dtype=np.uint8), None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
+    contours, hierarchy = cv2.findContours(np.pad(up, 1), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    polygons = []
+    for index, contour in enumerate(contours):
+        _, _, child, parent = hierarchy[0][index]
+        if parent != -1 or len(contour) < 3:
+            continue
+        ring = contour.reshape(-1, 2)
+        while child != -1:
+            ring = _bridge(ring, contours[child].reshape(-1, 2))
+            child = hierarchy[0][child][0]
+        polygons.append(((ring - 1 + 0.5) / 2.0).ravel().tolist())
+    return polygons
+
+
+def _bridge(ring: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """One ring holding ``hole``, joined by a zero-width cut from the hole's first (top-left)
+    point to the nearest ring point: traversed both ways, the cut cancels in even-odd filling."""
+    a = int(np.argmin(((ring - hole[0]).astype(np.int64) ** 2).sum(axis=1)))
+    return np.concatenate([ring[:a + 1], hole, hole[:1], ring[a:]])
+
+
+def _mask_bbox(mask: np.ndarray) -> list[float]:
+    ys, xs = np.nonzero(mask)
+    return [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1), float(ys.max() - ys.min() + 1)]
+
+
+def _points_bbox(xy: np.ndarray) -> list[float]:
+    x0, y0 = xy.min(axis=0)
+    x1, y1 = xy.max(axis=0)
+    return [float(x0), float(y0), float(x1 - x0), float(y1 - y0)]
+
+
+def _person_mask(person: PersonLike) -> np.ndarray | None:
+    mask = getattr(person, "mask", None)
+    return mask if mask is not None and np.any(mask) else None
+
+
+# --------------------------------------------------------------------------- writing
+
+def detections_to_results(image_id: int, people: Iterable[PersonLike]) -> list[dict]:
+    """COCO results entries for one image; segmentation (RLE) and bbox when a mask exists."""
+    records = []
+    for person in people:
+        keypoints = np.asarray(person.keypoints, dtype=np.float64)
+        record = {"image_id": int(image_id), "category_id": PERSON_CATEGORY_ID,
+                  "keypoints": _round_triples(keypoints, score_slot=True),
+                  "score": round(float(person.score), 6)}
+        mask = _person_mask(person)
+        if mask is not None:
+            record["segmentation"] = mask_to_rle(mask)
+            record["bbox"] = _mask_bbox(mask)
+        records.append(record)
+    return records
+
+
+def detections_to_dataset(images: Sequence[dict], people_per_image: Iterable[Iterable[PersonLike]],
+                          min_keypoint_score: float = 0.5) -> dict:
+    """A full COCO dataset of pseudo-labels: keypoints scored >= ``min_keypoint_score`` get
+    v=2, the others are written 0, 0, 0; polygons when a mask exists; a "score" per person."""
+    annotations: list[dict] = []
+    for image, people in zip(images, people_per_image, strict=True):
+        for person in people:
+            annotations.append(_pseudo_label(person, image["id"], len(annotations) + 1, min_keypoint_score))
+    return {"images": [{key: image[key] for key in IMAGE_FIELDS} for image in images],
+            "annotations": annotations, "categories": [coco_person_category()]}
+
+
+def _pseudo_label(person: PersonLike, image_id: int, ann_id: int, min_keypoint_score: float) -> dict:
+    keypoints = np.asarray(person.keypoints, dtype=np.float64)
+    kept = keypoints[:, 2] >= min_keypoint_score
+    labelled = np.zeros_like(keypoints)
+    labelled[kept, :2] = keypoints[kept, :2]
+    labelled[kept, 2] = 2
+    mask = _person_mask(person)
+    polygons = mask_to_polygons(mask) if mask is not None else []
+    bbox = _mask_bbox(mask) if mask is not None else _points_bbox(keypoints[kept if kept.any() else slice(None), :2])
+    ann = {"id": ann_id, "image_id": int(image_id), "category_id": PERSON_CATEGORY_ID,
+           "keypoints": _round_triples(labelled, score_slot=False), "num_keypoints": int(kept.sum()),
+           "bbox": bbox, "area": float(mask.sum()) if mask is not None else bbox[2] * bbox[3],
+           "iscrowd": 0, "score": round(float(person.score), 6)}
+    if polygons:
+        ann["segmentation"] = polygons
+    return ann
+
+
+def _round_triples(keypoints: np.ndarray, score_slot: bool) -> list[float]:
+    """Flat [x, y, third] * K: x, y to 0.01 px; third a score (rounded) or an int visibility."""
+    flat: list[float] = []
+    for x, y, third in keypoints.tolist():
+        flat += [round(x, 2), round(y, 2), round(third, 4) if score_slot else int(third)]
+    return flat
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def results_json(records: list[dict]) -> str:
+    """Compact JSON text of COCO records (numpy scalars and arrays converted)."""
+    return json.dumps(records, separators=(",", ":"), default=_json_default)
+
+
+def write_json_atomic(path: str | os.PathLike, obj: object) -> None:
+    """Write JSON via a temporary file in the same folder, fsync, then ``os.replace``."""
+    path = Path(path)
+    text = json.dumps(obj, separators=(",", ":"), default=_json_default)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise InputError(path, f"cannot write: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# --------------------------------------------------------------------------- evaluation
+
+def evaluate(gt: str | os.PathLike | dict, results: Sequence[dict],
+             iou_types: Sequence[str] = ("keypoints",),
+             image_ids: Iterable[int] | None = None) -> dict[str, dict[str, float]]:
+    """COCOeval, silenced: ``{iou_type: {"AP", "AP50", "AP75", "APm", "APl"}}`` for the person
+    category, over ``image_ids`` (default: every ground-truth image)."""
+    if isinstance(gt, dict):
+        validate_coco(gt, "<ground truth>")
+    gt_data = gt if isinstance(gt, dict) else load_coco(gt)
+    unknown = {r["image_id"] for r in results} - {image["id"] for image in gt_data["images"]}
+    if unknown:
+        raise ValueError(f"results for image ids not in the ground truth: {sorted(unknown)[:10]}")
+    ids = sorted(image_ids) if image_ids is not None else None
+    return {iou_type: _evaluate_one(gt_data, results, iou_type, ids) for iou_type in iou_types}
+
+
+def _evaluate_one(gt_data: dict, results: Sequence[dict], iou_type: str,
+                  image_ids: list[int] | None) -> dict[str, float]:
+    if iou_type not in _STAT_INDEX:
+        raise ValueError(f"unknown IoU type {iou_type!r}; expected one of {sorted(_STAT_INDEX)}")
+    field = "keypoints" if iou_type == "keypoints" else "segmentation"
+    detections = [{"image_id": r["image_id"], "category_id": r["category_id"], field: r[field], "score": r["score"]}
+                  for r in results if field in r]
+    if not detections:
+        return dict.fromkeys(METRIC_KEYS, 0.0)
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_gt = _coco_api(_ground_truth_for(gt_data, iou_type))
+        evaluator = COCOeval(coco_gt, coco_gt.loadRes(detections), iou_type)
+        evaluator.params.catIds = [PERSON_CATEGORY_ID]
+        if image_ids is not None:
+            evaluator.params.imgIds = image_ids
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    return {key: float(evaluator.stats[i]) for key, i in zip(METRIC_KEYS, _STAT_INDEX[iou_type])}
+
+
+def _ground_truth_for(gt_data: dict, iou_type: str) -> dict:
+    """Copies of the annotations (COCOeval writes into them), completed for ``iou_type``.
+
+    Unlabelled people are ignored, never counted as misses: without keypoints they get
+    num_keypoints 0 (COCOeval's ignore rule); without a segmentation their box becomes a
+    crowd region, which absorbs the detections that fall inside it.
+    """
+    annotations = []
+    for ann in gt_data["annotations"]:
+        ann = dict(ann)
+        if iou_type == "keypoints" and "keypoints" not in ann:
+            ann.update(keypoints=[0] * (3 * K), num_keypoints=0)
+        if iou_type == "segm" and "segmentation" not in ann:
+            x, y, w, h = ann["bbox"]
+            ann.update(segmentation=[[x, y, x, y + h, x + w, y + h, x + w, y]], iscrowd=1)
+        annotations.append(ann)
+    return {**gt_data, "annotations": annotations}
+
+
+def _coco_api(data: dict) -> COCO:
+    coco = COCO()
+    coco.dataset = data
+    coco.createIndex()
+    return coco

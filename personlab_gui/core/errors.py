@@ -1,0 +1,29 @@
+"""User-facing bad-input errors: each reads as one line, ``"<path>: <problem>"``."""
+
+from __future__ import annotations
+
+import os
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+class InputError(Exception):
+    """Base of every error caused by a bad user input (file, folder, path, dataset)."""
+
+    def __init__(self, path: str | os.PathLike, problem: str) -> None:
+        self.path = _one_line(os.fspath(path))
+        self.problem = _one_line(problem)
+        super().__init__(f"{self.path}: {self.problem}")
+
+    def __reduce__(self):  # keep the two-argument constructor picklable (worker processes)
+        return type(self), (self.path, self.problem)
+
+
+class ImageLoadError(InputError):
+    """An image file that cannot be read: missing, not an image, corrupt, truncated, too large."""
+
+
+class CocoFormatError(InputError):
+    """A COCO JSON file or dataset that is unreadable or breaks the COCO format."""
