@@ -13,6 +13,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
+from .coco_io import annotation_mask
 from .preprocess import InputTransform
 from .skeleton import DIRECTED_EDGES, DISK_RADIUS, K
 
@@ -34,8 +35,6 @@ def annotations_to_input(anns: list[dict], transform: InputTransform,
     unannotated masks; the others keep their keypoints (``transform.to_input``) and masks.
     Masks are resized with area averaging, thresholded at 0.5, and padded right/bottom.
     """
-    from .coco_io import annotation_mask
-
     h, w = image_hw
     crowd = [a for a in anns if a.get("iscrowd", 0)]
     people = [a for a in anns if not a.get("iscrowd", 0)]
