@@ -1,0 +1,110 @@
+"""``personlab-gui train``: train or fine-tune a model on COCO data (also under torchrun).
+
+With ``--resume STATE`` the run continues from a saved training state with its stored
+settings; options given on the command line override them (e.g. ``--steps`` to go on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..core.skeleton import ALL_HEADS
+
+#: command-line option -> TrainConfig field
+_FIELDS = {
+    "train": "train_json", "images": "train_images", "val": "val_json",
+    "val_images": "val_images", "out": "out", "init": "init_model",
+    "train_parts": "train_parts", "heads": "heads", "epochs": "epochs", "steps": "max_steps",
+    "batch": "batch_size", "lr": "lr", "schedule": "schedule", "weight_decay": "weight_decay",
+    "size": "input_size", "device": "device", "seed": "seed", "workers": "num_workers",
+    "log_every": "log_every", "checkpoint_every": "checkpoint_every",
+    "eval_every": "eval_every", "cancel_file": "cancel_file", "augment": "augment",
+}
+_REQUIRED = ("train", "images", "out")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Options of ``train``; every default is None so a resume can tell what was given."""
+    data = parser.add_argument_group("data")
+    data.add_argument("--train", metavar="GT.json", help="training COCO keypoints/masks JSON")
+    data.add_argument("--images", metavar="DIR", help="training images folder")
+    data.add_argument("--val", metavar="GT.json", help="validation COCO JSON (AP during training)")
+    data.add_argument("--val-images", metavar="DIR", help="validation images folder")
+    model = parser.add_argument_group("model")
+    model.add_argument("--out", metavar="PATH.pt", help="final checkpoint, e.g. model_zoo/NAME.pt")
+    model.add_argument("--init", metavar="MODEL",
+                       help="starting model: zoo name or checkpoint (default: default; none: from scratch)")
+    model.add_argument("--train-parts", metavar="PARTS",
+                       help="heads | heads+N (and the last N backbone blocks) | all (default: heads)")
+    model.add_argument("--heads", type=_heads, metavar="LIST",
+                       help=f"comma-separated heads to train (default: {','.join(ALL_HEADS)})")
+    model.add_argument("--resume", metavar="STATE", help="continue from a training state (<out>.resume)")
+    run = parser.add_argument_group("optimisation")
+    length = run.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=int, metavar="N")
+    length.add_argument("--steps", type=int, metavar="N")
+    run.add_argument("--batch", type=int, metavar="N", help="images per step and process (default 8)")
+    run.add_argument("--lr", type=float, help="peak learning rate (default 1e-3)")
+    run.add_argument("--schedule", choices=("cosine", "step"))
+    run.add_argument("--weight-decay", type=float)
+    run.add_argument("--size", type=int, metavar="S", help="square input side, 16n+1 (default 401)")
+    run.add_argument("--no-augment", dest="augment", action="store_const", const=False)
+    run.add_argument("--seed", type=int)
+    system = parser.add_argument_group("system")
+    system.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps (default auto)")
+    system.add_argument("--workers", type=int, metavar="N", help="data loader processes (default 2)")
+    system.add_argument("--log-every", type=int, metavar="STEPS")
+    system.add_argument("--checkpoint-every", type=int, metavar="STEPS")
+    system.add_argument("--eval-every", type=int, metavar="STEPS")
+    system.add_argument("--cancel-file", metavar="PATH", help="stop (and save) when this file appears")
+
+
+def _heads(text: str) -> tuple[str, ...]:
+    heads = tuple(h.strip() for h in text.split(",") if h.strip())
+    unknown = [h for h in heads if h not in ALL_HEADS]
+    if unknown or not heads:
+        raise argparse.ArgumentTypeError(f"unknown heads {unknown}; choose from {', '.join(ALL_HEADS)}")
+    return heads
+
+
+def _given(args: argparse.Namespace) -> dict:
+    """TrainConfig fields set on the command line."""
+    values = {field: getattr(args, name) for name, field in _FIELDS.items()
+              if getattr(args, name) is not None}
+    if values.get("init_model") == "none":
+        values["init_model"] = None
+    if "epochs" in values:
+        values["max_steps"] = None
+    return values
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train; one-line error and exit status 2 on bad input."""
+    from ..core.errors import InputError
+    from ..core.model import CheckpointError
+    from ..core.train import (TrainConfig, TrainError, is_main_process, read_resume_config,
+                              state_path, train)
+
+    try:
+        if args.resume:
+            config = TrainConfig.from_dict({**read_resume_config(args.resume).to_dict(), **_given(args)})
+        else:
+            missing = [f"--{name}" for name in _REQUIRED if getattr(args, name) is None]
+            if missing:
+                raise ValueError(f"missing {', '.join(missing)} (or give --resume)")
+            config = TrainConfig.from_dict(_given(args))
+        trainer = train(config, resume=args.resume)
+    except (TrainError, CheckpointError, InputError, ValueError, OSError) as exc:
+        print(f"personlab-gui train: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    if is_main_process():
+        ended = "cancelled at" if trainer.cancelled else "after"
+        print(f"saved {config.out} {ended} step {trainer.step}/{trainer.max_steps}; "
+              f"resume state {state_path(config.out)}")
+    return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

@@ -1,0 +1,519 @@
+"""The training loop: a ``Trainer`` with detectron2-style hooks, shared by the CLI, the GUI
+and ``torchrun``.
+
+``Trainer.train`` runs ``before_train``, then per step ``before_step`` / step /
+``after_step``, then ``after_train`` on every hook. Hooks here: ``LoggingHook`` (progress
+on stderr), ``CheckpointHook`` (periodic resumable training state) and ``EvalHook``
+(validation AP). Under ``torchrun`` (env ``WORLD_SIZE`` > 1) the same code runs with
+DistributedDataParallel, a ``DistributedSampler``, and rank-0 logging and files.
+Cancellation: a ``threading.Event`` or a flag file; the state is saved and the run ends.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import os
+import random
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
+
+from .data import CocoPersonDataset
+from .losses import LossWeights, personlab_loss
+from .model import PersonLabNet, load_checkpoint, resolve_model, save_checkpoint, select_device
+from .skeleton import ALL_HEADS
+
+STATE_FORMAT = "personlab-gui-train-state/1"
+SCHEDULES = ("cosine", "step")
+#: ``evaluate_fn(model) -> {metric name: value}``, e.g. {"keypoints/AP": 0.41}.
+EvaluateFn = Callable[[nn.Module], dict[str, float]]
+
+
+class TrainError(Exception):
+    """Training cannot start or go on; the message is one line."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run depends on (stored in resume states and model meta)."""
+
+    train_json: str
+    train_images: str
+    out: str
+    val_json: str | None = None
+    val_images: str | None = None
+    init_model: str | None = "default"      # zoo name or checkpoint path; None: from scratch
+    backbone: str = "mobilenet_v1_075"      # only used when init_model is None
+    train_parts: str = "heads"              # "heads" | "heads+N" (last N backbone blocks) | "all"
+    heads: tuple[str, ...] = ALL_HEADS      # heads whose layers and losses train
+    epochs: int | None = None
+    max_steps: int | None = None            # overrides epochs
+    batch_size: int = 8
+    lr: float = 1e-3
+    schedule: str = "cosine"                # cosine | step (x0.1 at 2/3 and 8/9 of the steps)
+    weight_decay: float = 1e-4
+    input_size: int = 401
+    loss_weights: LossWeights = LossWeights()
+    augment: bool = True
+    device: str = "auto"
+    seed: int = 0
+    num_workers: int = 2
+    log_every: int = 10
+    checkpoint_every: int = 0               # steps between resume states (0: only at the end)
+    eval_every: int = 0                     # steps between validations (0: only at the end)
+    cancel_file: str | None = None          # training stops when this file exists
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; choose from {', '.join(SCHEDULES)}")
+        if not self.heads or not set(self.heads) <= set(ALL_HEADS):
+            raise ValueError(f"heads must be a non-empty subset of {', '.join(ALL_HEADS)}")
+        if (self.max_steps or 0) < 1 and (self.epochs or 0) < 1:
+            raise ValueError("give a positive number of epochs or steps")
+        if self.batch_size < 1 or self.lr <= 0:
+            raise ValueError("batch size and learning rate must be positive")
+        parse_train_parts(self.train_parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["heads"] = tuple(values.get("heads", ALL_HEADS))
+        values["loss_weights"] = LossWeights(**values.get("loss_weights", {}))
+        return cls(**values)
+
+
+def parse_train_parts(spec: str) -> int | None:
+    """'heads' -> 0, 'heads+N' -> N backbone blocks, 'all' -> None; else ValueError."""
+    if spec == "all":
+        return None
+    if spec == "heads":
+        return 0
+    prefix, _, count = spec.partition("+")
+    if prefix == "heads" and count.isdigit() and int(count) > 0:
+        return int(count)
+    raise ValueError(f"train parts {spec!r}: use heads, heads+N (N >= 1) or all")
+
+
+def state_path(out: str | Path) -> Path:
+    """Where the resumable training state of a run writing ``out`` lives."""
+    return Path(f"{out}.resume")
+
+
+class HookBase:
+    """A training hook; ``trainer`` is set when the hook is registered."""
+
+    trainer: Trainer
+
+    def before_train(self) -> None: ...
+
+    def before_step(self) -> None: ...
+
+    def after_step(self) -> None: ...
+
+    def after_train(self) -> None: ...
+
+
+@dataclass
+class _Distributed:
+    """This process's place in a torchrun job (world 1 without torchrun)."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @classmethod
+    def from_env(cls) -> _Distributed:
+        env = os.environ
+        return cls(int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)), int(env.get("LOCAL_RANK", 0)))
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+class Trainer:
+    """Builds model, data and optimizer from a ``TrainConfig`` and runs the hooked loop."""
+
+    def __init__(self, config: TrainConfig, hooks: list[HookBase] | None = None,
+                 cancel: threading.Event | None = None, resume: str | Path | None = None) -> None:
+        self.config = config
+        self.cancel = cancel or threading.Event()
+        self.dist = _Distributed.from_env()
+        self.step = 0
+        self.losses: dict[str, float] = {}
+        self.metrics: dict[str, float] = {}
+        self.cancelled = False
+        resume_state = _read_state(resume) if resume else None
+        self._setup_process()
+        self._build_model()
+        self._build_data()
+        self._build_optimizer()
+        if resume_state:
+            self._restore(resume_state)
+        self.hooks: list[HookBase] = []
+        self.register_hooks(hooks or [])
+
+    # ---- set-up -------------------------------------------------------------------------
+    def _setup_process(self) -> None:
+        device = select_device(self.config.device)
+        if self.dist.enabled:
+            if device.type == "cuda":
+                device = torch.device("cuda", self.dist.local_rank)
+                torch.cuda.set_device(device)
+            if not dist.is_initialized():
+                dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        self.device = device
+        torch.manual_seed(self.config.seed)
+
+    def _build_model(self) -> None:
+        cfg = self.config
+        if cfg.init_model is None:
+            model, self.init_info = PersonLabNet(cfg.backbone), {"path": None, "trained_heads": []}
+        else:
+            model, self.init_info = load_checkpoint(resolve_model(cfg.init_model))
+        _set_trainable(model, cfg.heads, parse_train_parts(cfg.train_parts))
+        self.model = model.to(self.device).train()
+        self.trained_heads = sorted(set(self.init_info["trained_heads"]) | set(cfg.heads),
+                                    key=ALL_HEADS.index)
+        self.weights = cfg.loss_weights.only(cfg.heads)
+        self.net: nn.Module = self.model
+        if self.dist.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = DistributedDataParallel(self.model, device_ids=ids)
+
+    def _build_data(self) -> None:
+        cfg = self.config
+        self.dataset = CocoPersonDataset(cfg.train_json, cfg.train_images, cfg.input_size,
+                                         train=cfg.augment, seed=cfg.seed,
+                                         stride=self.model.output_stride)
+        if len(self.dataset) == 0:
+            raise TrainError(f"{cfg.train_json}: no training images")
+        self.sampler = DistributedSampler(self.dataset, self.dist.world_size, self.dist.rank,
+                                          shuffle=True, seed=cfg.seed)
+        self.steps_per_epoch = math.ceil(len(self.sampler) / cfg.batch_size)
+        self.max_steps = cfg.max_steps or cfg.epochs * self.steps_per_epoch
+
+    def _build_optimizer(self) -> None:
+        cfg = self.config
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, _schedule(cfg.schedule, self.max_steps))
+
+    def register_hooks(self, hooks: list[HookBase]) -> None:
+        for hook in hooks:
+            hook.trainer = self
+            self.hooks.append(hook)
+
+    # ---- the loop -----------------------------------------------------------------------
+    def train(self) -> Path:
+        """Train to ``max_steps`` (or until cancelled); returns the final model path."""
+        out = Path(self.config.out)
+        try:
+            if self.dist.is_main:
+                out.parent.mkdir(parents=True, exist_ok=True)
+            for hook in self.hooks:
+                hook.before_train()
+            batches = self._batches()
+            while self.step < self.max_steps and not self._should_stop():
+                for hook in self.hooks:
+                    hook.before_step()
+                self.run_step(*next(batches))
+                self.step += 1
+                for hook in self.hooks:
+                    hook.after_step()
+            for hook in self.hooks:
+                hook.after_train()
+            if self.dist.is_main:
+                save_checkpoint(out, self.model, self.trained_heads, self.final_meta())
+            if self.dist.enabled:
+                dist.barrier()
+            return out
+        finally:
+            if self.dist.enabled and dist.is_initialized():
+                dist.destroy_process_group()
+
+    def run_step(self, images: torch.Tensor, targets: dict[str, torch.Tensor]) -> None:
+        """One optimisation step on a batch; sets ``self.losses`` (this rank's values)."""
+        images = images.to(self.device, non_blocking=True)
+        targets = {k: v.to(self.device, non_blocking=True) for k, v in targets.items()}
+        total, per_head = personlab_loss(self.net(images), targets, self.weights)
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        self.optimizer.step()
+        self.scheduler.step()
+        self.losses = {"total": float(total.detach()), **{k: float(v) for k, v in per_head.items()}}
+
+    def _batches(self) -> Iterator[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
+        """Batches from the current step on, epoch after epoch (exact on resume)."""
+        batch = self.config.batch_size
+        while True:
+            epoch, skip = divmod(self.step, self.steps_per_epoch)
+            self.sampler.set_epoch(epoch)
+            self.dataset.set_epoch(epoch)
+            indices = list(self.sampler)
+            batches = [indices[i:i + batch] for i in range(0, len(indices), batch)][skip:]
+            yield from DataLoader(self.dataset, batch_sampler=batches,
+                                  num_workers=self.config.num_workers,
+                                  pin_memory=self.device.type == "cuda")
+
+    def _should_stop(self) -> bool:
+        local = self.cancel.is_set() or bool(
+            self.config.cancel_file and Path(self.config.cancel_file).exists())
+        if self.dist.enabled:
+            flag = torch.tensor([float(local)], device=self.device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            local = bool(flag.item())
+        self.cancelled = local
+        return local
+
+    # ---- state --------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything an exact resume needs."""
+        return {"format": STATE_FORMAT, "config": self.config.to_dict(), "step": self.step,
+                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "rng": _rng_state(),
+                "metrics": dict(self.metrics)}
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            self.step = int(state["step"])
+            self.metrics = dict(state.get("metrics", {}))
+            _set_rng_state(state["rng"])
+        except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+            raise TrainError(f"resume state does not fit this model/config ({_first_line(exc)})") from None
+
+    def final_meta(self) -> dict[str, Any]:
+        """Metadata of the final checkpoint."""
+        cfg = self.config
+        return {"parent": self.init_info["path"], "train_data": [cfg.train_json, cfg.train_images],
+                "val_data": [cfg.val_json, cfg.val_images], "settings": cfg.to_dict(),
+                "trained_this_run": list(cfg.heads), "steps": self.step,
+                "max_steps": self.max_steps, "world_size": self.dist.world_size,
+                "cancelled": self.cancelled, "metrics": dict(self.metrics),
+                "losses": dict(self.losses), "date": _dt.datetime.now().isoformat(timespec="seconds")}
+
+
+# ---- hooks --------------------------------------------------------------------------------
+class LoggingHook(HookBase):
+    """A progress line on stderr every ``every`` steps (rank 0): losses, images/s, ETA."""
+
+    def __init__(self, every: int = 10, stream=None) -> None:
+        self.every = max(1, every)
+        self.stream = stream or sys.stderr
+
+    def before_train(self) -> None:
+        self._start_step, self._start = self.trainer.step, time.perf_counter()
+        self._last_step, self._last = self._start_step, self._start
+
+    def after_step(self) -> None:
+        t = self.trainer
+        if t.dist.is_main and (t.step % self.every == 0 or t.step == t.max_steps):
+            now = time.perf_counter()
+            images = (t.step - self._last_step) * t.config.batch_size * t.dist.world_size
+            rate = images / max(now - self._last, 1e-9)
+            per_step = (now - self._start) / max(t.step - self._start_step, 1)
+            eta = _dt.timedelta(seconds=round(per_step * (t.max_steps - t.step)))
+            heads = " ".join(f"{k} {v:.4f}" for k, v in t.losses.items() if k != "total")
+            lr = t.scheduler.get_last_lr()[0]
+            print(f"step {t.step}/{t.max_steps}  loss {t.losses['total']:.4f} ({heads})  "
+                  f"lr {lr:.2e}  {rate:.1f} img/s  ETA {eta}", file=self.stream, flush=True)
+            self._last_step, self._last = t.step, now
+
+
+class CheckpointHook(HookBase):
+    """Writes the resumable training state atomically (rank 0) every ``every`` steps and at
+    the end (also when cancelled)."""
+
+    def __init__(self, every: int = 0, path: str | Path | None = None) -> None:
+        self.every = every
+        self.path = path
+
+    def _save(self) -> None:
+        t = self.trainer
+        if t.dist.is_main:
+            _atomic_save(t.state_dict(), Path(self.path or state_path(t.config.out)))
+
+    def after_step(self) -> None:
+        if self.every and self.trainer.step % self.every == 0 and self.trainer.step < self.trainer.max_steps:
+            self._save()
+
+    def after_train(self) -> None:
+        self._save()
+
+
+class EvalHook(HookBase):
+    """Validation metrics every ``every`` steps and at the end, computed on rank 0 and
+    stored in ``trainer.metrics`` (saved in the model's meta)."""
+
+    def __init__(self, evaluate_fn: EvaluateFn, every: int = 0, stream=None) -> None:
+        self.evaluate_fn = evaluate_fn
+        self.every = every
+        self.stream = stream or sys.stderr
+
+    def _evaluate(self) -> None:
+        t = self.trainer
+        if t.dist.is_main:
+            t.model.eval()
+            with torch.inference_mode():
+                t.metrics = {k: float(v) for k, v in self.evaluate_fn(t.model).items()}
+            t.model.train()
+            text = "  ".join(f"{k} {v:.4f}" for k, v in t.metrics.items())
+            print(f"eval at step {t.step}: {text}", file=self.stream, flush=True)
+        if t.dist.enabled:
+            dist.barrier()
+
+    def after_step(self) -> None:
+        t = self.trainer
+        if self.every and t.step % self.every == 0 and t.step < t.max_steps:
+            self._evaluate()
+
+    def after_train(self) -> None:
+        if not self.trainer.cancelled:
+            self._evaluate()
+
+
+def engine_evaluate_fn(config: TrainConfig, heads: list[str]) -> EvaluateFn | None:
+    """``engine.evaluate_model`` on the validation set, or None when there is none."""
+    if not (config.val_json and config.val_images):
+        return None
+    try:
+        from .engine import evaluate_model
+    except ImportError:
+        return None
+    iou_types = ("keypoints", "segm") if {"segmentation", "long"} <= set(heads) else ("keypoints",)
+
+    def evaluate(model: nn.Module) -> dict[str, float]:
+        scores = evaluate_model(model, config.val_json, config.val_images, iou_types=iou_types)
+        return {f"{kind}/{name}": value for kind, table in scores.items() for name, value in table.items()}
+    return evaluate
+
+
+def default_hooks(config: TrainConfig, evaluate_fn: EvaluateFn | None = None,
+                  trained_heads: list[str] | None = None) -> list[HookBase]:
+    """Logging, checkpointing and (with a validation set and an evaluator) evaluation."""
+    hooks: list[HookBase] = [LoggingHook(config.log_every)]
+    evaluate_fn = evaluate_fn or engine_evaluate_fn(config, trained_heads or list(config.heads))
+    if evaluate_fn is not None:
+        hooks.append(EvalHook(evaluate_fn, config.eval_every))
+    return hooks + [CheckpointHook(config.checkpoint_every)]
+
+
+def train(config: TrainConfig, resume: str | Path | None = None,
+          cancel: threading.Event | None = None, evaluate_fn: EvaluateFn | None = None,
+          extra_hooks: list[HookBase] | None = None) -> Trainer:
+    """Run a full training with the default hooks; returns the finished ``Trainer``
+    (``step``, ``cancelled``, ``metrics``; the model is at ``config.out``)."""
+    trainer = Trainer(config, cancel=cancel, resume=resume)
+    trainer.register_hooks(default_hooks(config, evaluate_fn, trainer.trained_heads) + (extra_hooks or []))
+    trainer.train()
+    return trainer
+
+
+def is_main_process() -> bool:
+    """True outside torchrun and on its rank 0."""
+    return _Distributed.from_env().is_main
+
+
+def read_resume_config(path: str | Path) -> TrainConfig:
+    """The ``TrainConfig`` stored in a resume state."""
+    state = _read_state(path)
+    try:
+        return TrainConfig.from_dict(state["config"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TrainError(f"{path}: bad config in resume state ({_first_line(exc)})") from None
+
+
+# ---- helpers ------------------------------------------------------------------------------
+def _set_trainable(model: PersonLabNet, heads: tuple[str, ...], backbone_blocks: int | None) -> None:
+    """Freeze everything, then unfreeze the chosen heads and backbone part (None: all)."""
+    model.requires_grad_(False)
+    for name in heads:
+        model.heads[name].requires_grad_(True)
+    if backbone_blocks is None:
+        model.backbone.requires_grad_(True)
+    elif backbone_blocks:
+        blocks = getattr(model.backbone, "blocks", None)
+        if not isinstance(blocks, nn.Sequential) or backbone_blocks > len(blocks):
+            available = len(blocks) if isinstance(blocks, nn.Sequential) else 0
+            raise TrainError(f"heads+{backbone_blocks}: backbone has {available} trainable blocks")
+        blocks[-backbone_blocks:].requires_grad_(True)
+
+
+def _schedule(kind: str, max_steps: int) -> Callable[[int], float]:
+    """Learning-rate factor per step: cosine to 0, or x0.1 at 2/3 and again at 8/9."""
+    if kind == "cosine":
+        return lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, max_steps) / max_steps))
+    return lambda step: 0.1 ** ((step >= 2 * max_steps / 3) + (step >= 8 * max_steps / 9))
+
+
+def _rng_state() -> dict[str, Any]:
+    np_state = np.random.get_state()
+    return {"torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
+            "python": random.getstate()}
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    name, keys, *rest = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
+    python = state["python"]
+    random.setstate((python[0], tuple(python[1]), python[2]))
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0][:160]}" if lines else type(exc).__name__
+
+
+def _read_state(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise TrainError(f"{path}: no such resume state")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for corrupt or foreign files
+        raise TrainError(f"{path}: not a readable resume state ({_first_line(exc)})") from None
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+        raise TrainError(f"{path}: not a {STATE_FORMAT} file (to fine-tune a model use --init)")
+    return state
+
+
+def _atomic_save(payload: dict[str, Any], path: Path) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then rename over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,124 @@
+"""Training loop: learning on a fixed batch, exact resume, cancellation, torchrun, bad resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+
+from personlab_gui.cli import main
+from personlab_gui.core.model import load_checkpoint
+from personlab_gui.core.train import CheckpointHook, HookBase, TrainConfig, Trainer, state_path
+
+REPO = Path(__file__).resolve().parents[1]
+SIZE = 257
+
+
+@pytest.fixture(scope="module")
+def coco_dev_train(request) -> Path:
+    root = request.getfixturevalue("shared_data") / "coco_dev" / "train"
+    if not (root / "person_keypoints.json").is_file():
+        pytest.skip(f"COCO dev training data not found at {root}")
+    return root
+
+
+def _subset(root: Path, folder: Path, n: int) -> Path:
+    """A COCO JSON of the first ``n`` images of ``root``'s ground truth."""
+    gt = json.loads((root / "person_keypoints.json").read_text())
+    images = gt["images"][:n]
+    ids = {im["id"] for im in images}
+    path = folder / f"gt_{n}.json"
+    path.write_text(json.dumps({**gt, "images": images,
+                                "annotations": [a for a in gt["annotations"] if a["image_id"] in ids]}))
+    return path
+
+
+def _config(root: Path, tmp_path: Path, n_images: int, **overrides) -> TrainConfig:
+    settings = dict(train_json=str(_subset(root, tmp_path, n_images)),
+                    train_images=str(root / "images"), out=str(tmp_path / "model.pt"),
+                    batch_size=1, input_size=SIZE, num_workers=0, device="cpu", max_steps=3)
+    return TrainConfig(**{**settings, **overrides})
+
+
+class _Record(HookBase):
+    """Keeps every step's total loss; optionally copies the resume state after step ``copy_at``."""
+
+    def __init__(self, copy_at: int = 0, copy_to: Path | None = None,
+                 cancel: threading.Event | None = None) -> None:
+        self.losses: dict[int, float] = {}
+        self.copy_at, self.copy_to, self.cancel = copy_at, copy_to, cancel
+
+    def after_step(self) -> None:
+        t = self.trainer
+        self.losses[t.step] = t.losses["total"]
+        if t.step == self.copy_at and self.copy_to:
+            shutil.copy(state_path(t.config.out), self.copy_to)
+        if self.cancel is not None:
+            self.cancel.set()
+
+
+def test_steps_lower_the_loss_on_a_fixed_batch(coco_dev_train, tmp_path):
+    trainer = Trainer(_config(coco_dev_train, tmp_path, 1, augment=False, lr=2e-3))
+    images, targets = next(trainer._batches())
+    losses = []
+    for _ in range(6):
+        trainer.run_step(images, targets)
+        losses.append(trainer.losses["total"])
+    assert losses[-1] < 0.9 * losses[0], losses
+
+
+def test_resume_continues_with_the_identical_next_loss(coco_dev_train, tmp_path):
+    config = _config(coco_dev_train, tmp_path, 2, checkpoint_every=2)
+    saved = tmp_path / "step2.resume"
+    first = _Record(copy_at=2, copy_to=saved)
+    Trainer(config, hooks=[CheckpointHook(2), first]).train()
+    resumed = _Record()
+    trainer = Trainer(config, hooks=[resumed], resume=saved)
+    assert trainer.step == 2
+    trainer.train()
+    assert list(resumed.losses) == [3]
+    assert resumed.losses[3] == first.losses[3]
+    model, info = load_checkpoint(config.out)
+    assert info["meta"]["steps"] == 3
+    assert info["trained_heads"] == ["heatmap", "short", "mid", "segmentation", "long"]
+
+
+def test_cancel_stops_and_saves(coco_dev_train, tmp_path):
+    cancel = threading.Event()
+    config = _config(coco_dev_train, tmp_path, 1, heads=("segmentation", "long"))
+    trainer = Trainer(config, hooks=[_Record(cancel=cancel), CheckpointHook()], cancel=cancel)
+    trainer.train()
+    assert trainer.step == 1 and trainer.cancelled
+    assert state_path(config.out).is_file()
+    model, info = load_checkpoint(config.out)
+    assert info["meta"]["cancelled"] and info["meta"]["trained_this_run"] == ["segmentation", "long"]
+
+
+def test_torchrun_two_processes(coco_dev_train, tmp_path):
+    if not torch.distributed.is_available() or not torch.distributed.is_gloo_available():
+        pytest.skip("torch.distributed with gloo is not available")
+    out = tmp_path / "ddp.pt"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "personlab_gui", "train", "--train", str(_subset(coco_dev_train, tmp_path, 3)),
+           "--images", str(coco_dev_train / "images"), "--out", str(out), "--steps", "2",
+           "--batch", "1", "--size", str(SIZE), "--workers", "0", "--device", "cpu"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=110)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    model, info = load_checkpoint(out)
+    assert info["meta"]["world_size"] == 2 and info["meta"]["steps"] == 2
+
+
+def test_corrupt_resume_state_is_a_one_line_error(tmp_path, capsys):
+    bad = tmp_path / "bad.resume"
+    bad.write_bytes(b"\x00not a checkpoint")
+    assert main(["train", "--resume", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(bad) in err
