@@ -15,7 +15,7 @@ import torch
 
 from personlab_gui.cli import main
 from personlab_gui.core.model import load_checkpoint
-from personlab_gui.core.train import CheckpointHook, HookBase, TrainConfig, Trainer, state_path
+from personlab_gui.core.train import CheckpointHook, HookBase, TrainConfig, Trainer, state_path, train
 
 REPO = Path(__file__).resolve().parents[1]
 SIZE = 257
@@ -122,3 +122,15 @@ def test_corrupt_resume_state_is_a_one_line_error(tmp_path, capsys):
     assert main(["train", "--resume", str(bad)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(bad) in err
+
+
+def test_eval_hook_metrics_reach_the_model_meta(coco_dev_train, tmp_path):
+    config = _config(coco_dev_train, tmp_path, 1, max_steps=1)
+    calls = []
+
+    def evaluate(model: torch.nn.Module) -> dict[str, float]:
+        calls.append(model.training)
+        return {"keypoints/AP": 0.5}
+    train(config, evaluate_fn=evaluate)
+    assert calls == [False]
+    assert load_checkpoint(config.out)[1]["meta"]["metrics"] == {"keypoints/AP": 0.5}
