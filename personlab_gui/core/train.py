@@ -319,7 +319,8 @@ class Trainer:
 
 # ---- hooks --------------------------------------------------------------------------------
 class LoggingHook(HookBase):
-    """A progress line on stderr every ``every`` steps (rank 0): losses, images/s, ETA."""
+    """A progress line on stderr every ``every`` steps (rank 0): the losses averaged since
+    the last line, learning rate, images/s and ETA."""
 
     def __init__(self, every: int = 10, stream=None) -> None:
         self.every = max(1, every)
@@ -328,20 +329,25 @@ class LoggingHook(HookBase):
     def before_train(self) -> None:
         self._start_step, self._start = self.trainer.step, time.perf_counter()
         self._last_step, self._last = self._start_step, self._start
+        self._sums: dict[str, float] = {}
 
     def after_step(self) -> None:
         t = self.trainer
-        if t.dist.is_main and (t.step % self.every == 0 or t.step == t.max_steps):
-            now = time.perf_counter()
-            images = (t.step - self._last_step) * t.config.batch_size * t.dist.world_size
-            rate = images / max(now - self._last, 1e-9)
+        if not t.dist.is_main:
+            return
+        for name, value in t.losses.items():
+            self._sums[name] = self._sums.get(name, 0.0) + value
+        if t.step % self.every == 0 or t.step == t.max_steps:
+            now, steps = time.perf_counter(), t.step - self._last_step
+            rate = steps * t.config.batch_size * t.dist.world_size / max(now - self._last, 1e-9)
             per_step = (now - self._start) / max(t.step - self._start_step, 1)
             eta = _dt.timedelta(seconds=round(per_step * (t.max_steps - t.step)))
-            heads = " ".join(f"{k} {v:.4f}" for k, v in t.losses.items() if k != "total")
-            lr = t.scheduler.get_last_lr()[0]
-            print(f"step {t.step}/{t.max_steps}  loss {t.losses['total']:.4f} ({heads})  "
-                  f"lr {lr:.2e}  {rate:.1f} img/s  ETA {eta}", file=self.stream, flush=True)
-            self._last_step, self._last = t.step, now
+            mean = {name: total / steps for name, total in self._sums.items()}
+            heads = " ".join(f"{k} {v:.4f}" for k, v in mean.items() if k != "total")
+            print(f"step {t.step}/{t.max_steps}  loss {mean['total']:.4f} ({heads})  "
+                  f"lr {t.scheduler.get_last_lr()[0]:.2e}  {rate:.1f} img/s  ETA {eta}",
+                  file=self.stream, flush=True)
+            self._last_step, self._last, self._sums = t.step, now, {}
 
 
 class CheckpointHook(HookBase):
