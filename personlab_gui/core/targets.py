@@ -49,8 +49,7 @@ def annotations_to_input(anns: list[dict], transform: InputTransform,
     def masks_of(group: list[dict]) -> np.ndarray:
         return _masks_to_input([annotation_mask(a, h, w) for a in group], transform)
 
-    crowd_masks = masks_of(crowd)
-    return InputAnnotations(keypoints, masks_of(labelled), crowd_masks.any(axis=0),
+    return InputAnnotations(keypoints, masks_of(labelled), masks_of(crowd).any(axis=0),
                             masks_of(unlabelled))
 
 
