@@ -38,7 +38,8 @@ EDGE_TARGETS = np.ascontiguousarray(DIRECTED_EDGES[:, 1])
 
 
 @njit(cache=True)
-def _greedy(cands, hough, short, mid, edge_targets, refine_steps, neighbours, neighbour_edges, field_stride, nms_radius, max_people):
+def _greedy(cands, hough, short, mid, edge_targets, refine_steps, neighbours, neighbour_edges,
+            field_stride, mid_stride, nms_radius, max_people):
     n_kp = hough.shape[0]
     people = np.zeros((max_people, n_kp, 3), dtype=np.float32)
     n_people = 0
@@ -79,7 +80,7 @@ def _greedy(cands, hough, short, mid, edge_targets, refine_steps, neighbours, ne
                     continue
                 e = neighbour_edges[a, t]
                 ax, ay = person[a, 0], person[a, 1]
-                vx, vy = bilinear_vector(mid, e, ax / field_stride, ay / field_stride)
+                vx, vy = bilinear_vector(mid, e, ax / mid_stride, ay / mid_stride)
                 for _ in range(refine_steps):
                     sx, sy = bilinear_vector(short, edge_targets[e], (ax + vx) / field_stride,
                                              (ay + vy) / field_stride)
@@ -111,16 +112,21 @@ def _expected_oks(people, heat, hough, kappas, field_stride, radius):
             x, y = people[p, k, 0], people[p, k, 1]
             ci, cj = int(round(y / field_stride)), int(round(x / field_stride))
             denom = 2.0 * lam2 * kappas[k] * kappas[k]
+            i_lo, i_hi = max(ci - rc, 0), min(ci + rc + 1, h)
+            j_lo, j_hi = max(cj - rc, 0), min(cj + rc + 1, w)
+            gauss_x = np.empty(max(j_hi - j_lo, 0))
+            for j in range(j_lo, j_hi):
+                gauss_x[j - j_lo] = np.exp(-(j * field_stride - x) ** 2 / denom)
             total, weighted = 0.0, 0.0
-            for i in range(max(ci - rc, 0), min(ci + rc + 1, h)):
-                for j in range(max(cj - rc, 0), min(cj + rc + 1, w)):
-                    dx, dy = j * field_stride - x, i * field_stride - y
-                    d2 = dx * dx + dy * dy
-                    if d2 > radius * radius:
+            for i in range(i_lo, i_hi):
+                dy2 = (i * field_stride - y) ** 2
+                gauss_y = np.exp(-dy2 / denom)
+                for j in range(j_lo, j_hi):
+                    if (j * field_stride - x) ** 2 + dy2 > radius * radius:
                         continue
                     v = hough[k, i, j]
                     total += v
-                    weighted += v * np.exp(-d2 / denom)
+                    weighted += v * gauss_y * gauss_x[j - j_lo]
             p_k = bilinear(heat, k, x / field_stride, y / field_stride)
             scores[p, k] = p_k * weighted / total if total > 0 else 0.0
     return scores
@@ -142,16 +148,19 @@ def instance_scores(keypoints: np.ndarray, nms_radius: float = NMS_RADIUS) -> np
 
 
 def greedy_decode(candidates: np.ndarray, heat: np.ndarray, hough: np.ndarray, short: np.ndarray,
-                  mid: np.ndarray, field_stride: int, nms_radius: float = NMS_RADIUS
+                  mid: np.ndarray, field_stride: int, mid_stride: int, nms_radius: float = NMS_RADIUS
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Decode people from candidates and the raw mid-range field (refined on the fly).
+
+    ``heat``, ``hough`` and ``short`` are on the field grid, ``mid`` on a grid of
+    ``mid_stride`` input pixels per cell.
 
     Returns keypoints (n, K, 3) in input px with expected-OKS scores, instance scores (n,),
     and the raw trace arrays (int events (m, 4), float events (m, 5)).
     """
     people, ev_i, ev_f = _greedy(candidates, hough, short, mid, EDGE_TARGETS, MID_REFINE_STEPS,
-                                 NEIGHBOURS, NEIGHBOUR_EDGES,
-                                 field_stride, nms_radius, MAX_PEOPLE)
+                                 NEIGHBOURS, NEIGHBOUR_EDGES, field_stride, mid_stride,
+                                 nms_radius, MAX_PEOPLE)
     people = people.copy()
     people[:, :, 2] = _expected_oks(people, heat, hough, KAPPAS, field_stride, DISK_RADIUS)
     return people, instance_scores(people, nms_radius), ev_i, ev_f

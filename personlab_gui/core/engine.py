@@ -134,14 +134,15 @@ def decode_fields(maps: FieldMaps, settings: InferenceSettings, output_stride: i
     trace = None
     if settings.decoder == "personlab":
         cands = local_maxima(hough, fs, settings.candidate_threshold)
-        kps, scores, ev_i, ev_f = greedy_decode(cands, f["heatmap"], hough, f["short"], f["mid"], fs)
+        kps, scores, ev_i, ev_f = greedy_decode(cands, f["heatmap"], hough, f["short"], f["mid"],
+                                                fs, output_stride)
         trace = (ev_i, ev_f, kps)
     else:
         cands, kps, scores = posenet_decode(f["heatmap"], f["short"], f["mid"], fs, output_stride)
     people = _to_people(kps, scores, maps.transform, settings.min_instance_score)
     result = InferenceResult(
         image_hw=maps.image_hw, transform=maps.transform, field_stride=fs,
-        heatmaps=f["heatmap"], short=f["short"], mid_raw=f["mid"],
+        heatmaps=f["heatmap"], short=f["short"], mid=f["mid"], output_stride=output_stride,
         hough=hough, candidates=_split_candidates(cands, f["heatmap"].shape[0]), people=people,
         trace_arrays=trace, trained_heads=maps.trained_heads, decoder=settings.decoder,
         forward_ms=maps.forward_ms, device=device_name)

@@ -100,16 +100,15 @@ def posenet_decode(heat: np.ndarray, short: np.ndarray, mid_raw: np.ndarray, fie
                    output_stride: int = 16, nms_radius: float = POSENET_NMS_RADIUS,
                    threshold: float = POSENET_SCORE_THRESHOLD, max_people: int = 100
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Decode on the output-stride cells of the field grid.
+    """Decode on the output-stride cells of the field grid (``mid_raw`` is on the output grid).
 
     Returns candidates (n, 4), keypoints (m, K, 3) in input px, instance scores (m,).
     """
     step = output_stride // field_stride
     heat16 = np.ascontiguousarray(heat[:, ::step, ::step])
     short16 = np.ascontiguousarray(short[:, ::step, ::step])
-    mid16 = np.ascontiguousarray(mid_raw[:, ::step, ::step])
     cands = _candidates(heat16, short16, output_stride, threshold)
     cands = cands[np.argsort(-cands[:, 3], kind="stable")]
-    people = _walk(cands, heat16, short16, mid16, NEIGHBOURS, NEIGHBOUR_EDGES,
+    people = _walk(cands, heat16, short16, mid_raw, NEIGHBOURS, NEIGHBOUR_EDGES,
                    output_stride, nms_radius, max_people).copy()
     return cands, people, instance_scores(people, nms_radius)

@@ -14,6 +14,7 @@ from functools import cached_property
 
 import numpy as np
 
+from .fields import upsample
 from .preprocess import InputTransform
 from .refine import refine_mid
 from .trace import TraceEvent, trace_events
@@ -46,7 +47,7 @@ class InferenceResult:
     field_stride: int
     heatmaps: np.ndarray                       # (K, h, w) probabilities
     short: np.ndarray                          # (K, h, w, 2)
-    mid_raw: np.ndarray                        # (2E, h, w, 2)
+    mid: np.ndarray                            # (2E, h16, w16, 2) on the network output grid
     hough: np.ndarray                          # (K, h, w), same grid
     candidates: list[np.ndarray]               # per keypoint type: (n, 3) x, y, score (input px)
     people: list[Person]
@@ -61,6 +62,12 @@ class InferenceResult:
     forward_ms: float = 0.0
     decode_ms: float = 0.0
     device: str = "cpu"
+    output_stride: int = 16
+
+    @cached_property
+    def mid_raw(self) -> np.ndarray:
+        """The mid-range field (2E, h, w, 2) upsampled to the field grid (computed on first use)."""
+        return upsample(self.mid, self.output_stride // self.field_stride)
 
     @cached_property
     def mid_refined(self) -> list[np.ndarray]:
