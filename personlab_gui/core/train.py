@@ -82,6 +82,8 @@ class TrainConfig:
             raise ValueError(f"heads must be a non-empty subset of {', '.join(ALL_HEADS)}")
         if (self.max_steps or 0) < 1 and (self.epochs or 0) < 1:
             raise ValueError("give a positive number of epochs or steps")
+        if bool(self.val_json) != bool(self.val_images):
+            raise ValueError("validation needs both a COCO JSON and its images folder")
         if self.batch_size < 1 or self.lr <= 0:
             raise ValueError("batch size and learning rate must be positive")
         parse_train_parts(self.train_parts)
@@ -409,6 +411,8 @@ def engine_evaluate_fn(config: TrainConfig, heads: list[str]) -> EvaluateFn | No
     try:
         from .engine import evaluate_model
     except ImportError:
+        if is_main_process():
+            print("note: no engine.evaluate_model; validation skipped", file=sys.stderr)
         return None
     iou_types = ("keypoints", "segm") if {"segmentation", "long"} <= set(heads) else ("keypoints",)
 
