@@ -1,4 +1,4 @@
-"""Command-line front door: ``personlab-gui <command>``; with no command, the GUI.
+"""PersonLab Studio command line: ``personlab-gui <command>``; with no command, the GUI.
 
 Each subcommand lives in ``personlab_gui.commands.<name>`` with ``configure(parser)`` and
 ``run(args) -> int``; modules import lazily so ``--help`` and the GUI start fast.
@@ -27,7 +27,10 @@ def _available_commands() -> dict[str, str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="personlab-gui", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="personlab-gui",
+        description="PersonLab Studio: multi-person pose estimation and instance segmentation. "
+                    "Without a command (or with image paths) it opens the GUI.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, doc in _available_commands().items():
         module = importlib.import_module(f"personlab_gui.commands.{name}")

@@ -31,8 +31,9 @@ class BatchItem:
 class ProgressLine:
     """A single self-overwriting progress line on stderr: count, rate and ETA."""
 
-    def __init__(self, total: int, stream=sys.stderr) -> None:
-        self.total, self.stream, self.start = total, stream, time.perf_counter()
+    def __init__(self, total: int, stream=None) -> None:
+        self.total, self.start = total, time.perf_counter()
+        self.stream = stream or sys.stderr
 
     def update(self, done: int, label: str) -> None:
         elapsed = time.perf_counter() - self.start
