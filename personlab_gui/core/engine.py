@@ -66,14 +66,25 @@ class Engine:
     """A loaded model on a device, running PersonLab inference on RGB images."""
 
     def __init__(self, model: str | Path = "default", device: str = "auto") -> None:
-        self.device = select_device(device)
         self.model_path = resolve_model(model)
-        self.model_name = self.model_path.stem
         net, info = load_checkpoint(self.model_path, map_location="cpu")
+        self._setup(net, tuple(info["trained_heads"]), select_device(device), self.model_path.stem)
         self.info = info
-        self.trained_heads: tuple[str, ...] = tuple(info["trained_heads"])
-        self.net = net.to(self.device).eval()
-        if self.device.type == "cuda":
+
+    @classmethod
+    def from_network(cls, net: torch.nn.Module, trained_heads: tuple[str, ...],
+                     device: torch.device | str = "cpu", name: str = "in-memory") -> "Engine":
+        """An engine over a network already in memory (e.g. during training); it is not copied."""
+        engine = cls.__new__(cls)
+        engine.model_path, engine.info = None, {"trained_heads": list(trained_heads), "meta": {}}
+        engine._setup(net, tuple(trained_heads), torch.device(device), name)
+        return engine
+
+    def _setup(self, net: torch.nn.Module, trained_heads: tuple[str, ...], device: torch.device,
+               name: str) -> None:
+        self.device, self.model_name, self.trained_heads = device, name, trained_heads
+        self.net = net.to(device).eval()
+        if device.type == "cuda":
             self.net = self.net.to(memory_format=torch.channels_last)
 
     @property

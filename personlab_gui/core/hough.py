@@ -15,7 +15,7 @@ from numba import njit
 from .skeleton import DISK_RADIUS
 
 MIN_VOTE = 0.01
-CANDIDATE_THRESHOLD = 0.01
+CANDIDATE_THRESHOLD = 0.03
 
 
 @njit(cache=True)

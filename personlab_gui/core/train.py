@@ -409,10 +409,10 @@ def engine_evaluate_fn(config: TrainConfig, heads: list[str]) -> EvaluateFn | No
     if not (config.val_json and config.val_images):
         return None
     try:
-        from .engine import evaluate_model
+        from .evaluation import evaluate_model
     except ImportError:
         if is_main_process():
-            print("note: no engine.evaluate_model; validation skipped", file=sys.stderr)
+            print("note: no evaluation module; validation skipped", file=sys.stderr)
         return None
     iou_types = ("keypoints", "segm") if {"segmentation", "long"} <= set(heads) else ("keypoints",)
 
