@@ -1,0 +1,457 @@
+"""Annotation projects: one SQLite file (``.plab``) holding images, people and review state.
+
+Schema (its version is ``PRAGMA user_version``; ``MIGRATIONS[i]`` takes version i to i + 1):
+
+* ``meta(key, value)``: ``image_root`` (absolute, or relative to the project file's
+  folder; a migrated empty file gets ``.``) and ``created`` (ISO time).
+* ``images``: ``path`` (POSIX, relative to the image root), ``width``, ``height``, the
+  file's ``size``, ``mtime_ns`` and ``sha1`` when added, ``review`` ('unreviewed' or
+  'reviewed') and ``position`` (browsing order).
+* ``people`` (ids never reused): ``keypoints`` as a blob of 17 x 3 little-endian float64 (x, y, v),
+  ``mask_rle`` as compressed COCO RLE JSON (or NULL), ``bbox_x/y/w/h``, ``iscrowd``,
+  ``score`` (or NULL), ``provenance`` (predicted, accepted, edited or manual) and the
+  ``model`` and ``settings`` (JSON) that produced the person.
+
+Durability: WAL journal with ``synchronous=FULL``. Every edit is its own transaction,
+committed before the method returns, so killing the process loses no finished edit;
+``transaction()`` groups edits into one all-or-nothing transaction (imports).
+Opening reads only the schema version and the meta table; browsing uses indexed queries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import sqlite3
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from pycocotools import mask as mask_utils
+
+from .errors import ImageLoadError, InputError
+from .image_io import safe_join
+from .skeleton import K
+
+PROVENANCES = ("predicted", "accepted", "edited", "manual")
+
+_V1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE images (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    width INTEGER NOT NULL CHECK (width > 0),
+    height INTEGER NOT NULL CHECK (height > 0),
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    sha1 TEXT NOT NULL,
+    review TEXT NOT NULL DEFAULT 'unreviewed' CHECK (review IN ('unreviewed', 'reviewed')),
+    position INTEGER NOT NULL UNIQUE CHECK (position >= 1)
+);
+CREATE INDEX images_review_position ON images (review, position);
+CREATE TABLE people (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    image_id INTEGER NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+    keypoints BLOB NOT NULL CHECK (length(keypoints) = 408),
+    mask_rle TEXT,
+    bbox_x REAL NOT NULL, bbox_y REAL NOT NULL, bbox_w REAL NOT NULL, bbox_h REAL NOT NULL,
+    iscrowd INTEGER NOT NULL CHECK (iscrowd IN (0, 1)),
+    score REAL,
+    provenance TEXT NOT NULL CHECK (provenance IN ('predicted', 'accepted', 'edited', 'manual')),
+    model TEXT,
+    settings TEXT
+);
+CREATE INDEX people_image ON people (image_id);
+CREATE INDEX people_provenance_score ON people (provenance, score);
+INSERT INTO meta VALUES ('image_root', '.');
+"""
+
+#: SQL scripts; script i migrates schema version i to i + 1 (version 0: an empty file).
+MIGRATIONS: tuple[str, ...] = (_V1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_IMAGE_COLUMNS = "id, path, width, height, size, mtime_ns, sha1, review, position"
+_PERSON_COLUMNS = ("keypoints", "mask_rle", "bbox_x", "bbox_y", "bbox_w", "bbox_h",
+                   "iscrowd", "score", "provenance", "model", "settings")
+_ORIENTATION_TAG = 0x0112
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One project image; ``path`` is relative to the image root."""
+
+    id: int
+    path: str
+    width: int
+    height: int
+    size: int
+    mtime_ns: int
+    sha1: str
+    reviewed: bool
+    position: int
+
+
+@dataclass(eq=False)
+class PersonRecord:
+    """One annotated person, in image pixels. ``bbox`` (x, y, w, h) defaults to
+    ``geometry_bbox()``; RLE counts given as bytes or uncompressed lists are compressed."""
+
+    keypoints: np.ndarray                    # (17, 3) float64: x, y, v in {0, 1, 2}
+    mask_rle: dict | None = None             # {"size": [h, w], "counts": str}
+    bbox: tuple[float, float, float, float] | None = None
+    iscrowd: int = 0
+    score: float | None = None
+    provenance: str = "manual"
+    model: str | None = None
+    settings: dict | None = None
+
+    def __post_init__(self) -> None:
+        self.keypoints = np.array(self.keypoints, dtype=np.float64)
+        if (self.keypoints.shape != (K, 3) or not np.isfinite(self.keypoints).all()
+                or not np.isin(self.keypoints[:, 2], (0, 1, 2)).all()):
+            raise ValueError(f"keypoints must be ({K}, 3) finite numbers with visibility 0, 1 or 2")
+        if self.provenance not in PROVENANCES:
+            raise ValueError(f"provenance must be one of {PROVENANCES}, got {self.provenance!r}")
+        if self.iscrowd not in (0, 1):
+            raise ValueError(f"iscrowd must be 0 or 1, got {self.iscrowd!r}")
+        self.iscrowd = int(self.iscrowd)
+        self.score = None if self.score is None else float(self.score)
+        self.mask_rle = None if self.mask_rle is None else _compressed_rle(self.mask_rle)
+        box = self.geometry_bbox() if self.bbox is None else self.bbox
+        self.bbox = tuple(float(v) for v in (box or (0.0, 0.0, 0.0, 0.0)))
+        if len(self.bbox) != 4:
+            raise ValueError("bbox must be (x, y, w, h)")
+
+    def mask(self) -> np.ndarray | None:
+        """The (H, W) bool mask, or None."""
+        return None if self.mask_rle is None else mask_utils.decode(self.mask_rle).astype(bool)
+
+    def mask_area(self) -> int:
+        """Mask pixels (0 without a mask)."""
+        return 0 if self.mask_rle is None else int(mask_utils.area(self.mask_rle))
+
+    def geometry_bbox(self) -> tuple[float, float, float, float] | None:
+        """(x, y, w, h) around the mask's pixels, else around the labelled (v > 0) keypoints
+        (zero-sized for one keypoint); None without either."""
+        if self.mask_area():
+            return tuple(float(v) for v in mask_utils.toBbox(self.mask_rle))
+        labelled = self.keypoints[self.keypoints[:, 2] > 0, :2]
+        if not len(labelled):
+            return None
+        (x0, y0), (x1, y1) = labelled.min(axis=0), labelled.max(axis=0)
+        return float(x0), float(y0), float(x1 - x0), float(y1 - y0)
+
+
+def _compressed_rle(rle: dict) -> dict:
+    counts = rle["counts"]
+    if isinstance(counts, list):
+        counts = mask_utils.frPyObjects(rle, *rle["size"])["counts"]
+    if isinstance(counts, bytes):
+        counts = counts.decode("ascii")
+    return {"size": [int(s) for s in rle["size"]], "counts": counts}
+
+
+class Project:
+    """An open ``.plab`` file. Use ``Project.create`` / ``Project.open``, then ``close()``
+    (or a ``with`` block). Unknown image or person ids raise ``KeyError``."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+        self.path = path
+        self._conn = conn
+        root = Path(self.meta()["image_root"])
+        self.image_root = root if root.is_absolute() else path.parent / root
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @classmethod
+    def create(cls, path: str | os.PathLike, image_root: str | os.PathLike) -> Project:
+        """A new project file at ``path`` whose images live under ``image_root``."""
+        path, root = Path(path), Path(image_root)
+        if path.exists():
+            raise InputError(path, "already exists")
+        if not root.is_dir():
+            raise InputError(root, "image folder not found")
+        project = cls._connect(path)
+        with project.transaction():
+            project._set_meta("image_root", str(root.resolve()))
+            project._set_meta("created", datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        project.image_root = root.resolve()
+        return project
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> Project:
+        """Open an existing project file, migrating an older schema (or an empty file)."""
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(path, "project file not found")
+        return cls._connect(path)
+
+    @classmethod
+    def _connect(cls, path: Path) -> Project:
+        conn = None
+        try:
+            conn = sqlite3.connect(path, isolation_level=None, timeout=10.0)
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            _migrate(conn, path)
+            return cls(path, conn)
+        except sqlite3.DatabaseError as exc:
+            if conn is not None:
+                conn.close()
+            raise InputError(path, f"not a PersonLab project file ({exc})") from None
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            raise
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One all-or-nothing transaction around the edits inside (nested: joins the outer)."""
+        if self._conn.in_transaction:
+            yield
+            return
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.rollback()
+            raise
+
+    def meta(self) -> dict[str, str]:
+        return dict(self._conn.execute("SELECT key, value FROM meta"))
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # ------------------------------------------------------------------ images
+
+    def add_images(self, paths: Iterable[str | os.PathLike],
+                   sizes: Sequence[tuple[int, int]] | None = None) -> list[int]:
+        """Append image files (absolute, or relative to the image root; inside it) to the
+        browsing order in one transaction; ``sizes`` (width, height) per path skip reading
+        the headers. A path already in the project keeps its id. Returns ids in input order."""
+        paths = list(paths)
+        sizes = list(sizes) if sizes is not None else [None] * len(paths)
+        rows = [self._image_row(path, size) for path, size in zip(paths, sizes, strict=True)]
+        with self.transaction():
+            return [self._insert_image(row) for row in rows]
+
+    def relative_path(self, path: str | os.PathLike) -> str:
+        """``path`` (absolute, or relative to the image root) as a POSIX path inside the root."""
+        relative = Path(path)
+        if relative.is_absolute():  # folders compared with symbolic links resolved; the file itself by name
+            real = Path(os.path.realpath(relative.parent)) / relative.name
+            try:
+                relative = real.relative_to(os.path.realpath(self.image_root))
+            except ValueError:
+                raise InputError(path, f"outside the project's image root {self.image_root}") from None
+        safe_join(self.image_root, relative)
+        return relative.as_posix()
+
+    def _image_row(self, path: str | os.PathLike, size: tuple[int, int] | None) -> tuple:
+        relative = self.relative_path(path)
+        file = safe_join(self.image_root, relative)
+        if not file.is_file():
+            raise ImageLoadError(file, "file not found")
+        width, height = size if size is not None else _displayed_size(file)
+        stat = file.stat()
+        return relative, width, height, stat.st_size, stat.st_mtime_ns, _sha1(file)
+
+    def _insert_image(self, row: tuple) -> int:
+        found = self._conn.execute("SELECT id FROM images WHERE path = ?", row[:1]).fetchone()
+        if found:
+            return found[0]
+        (position,) = self._conn.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM images").fetchone()
+        return self._conn.execute(
+            "INSERT INTO images (path, width, height, size, mtime_ns, sha1, position) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)", (*row, position)).lastrowid
+
+    def image(self, image_id: int) -> ImageRecord:
+        row = self._conn.execute(f"SELECT {_IMAGE_COLUMNS} FROM images WHERE id = ?", (image_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no image {image_id}")
+        return ImageRecord(*row[:7], reviewed=row[7] == "reviewed", position=row[8])
+
+    def image_file(self, image_id: int) -> Path:
+        """The image's file path (under the image root)."""
+        return safe_join(self.image_root, self.image(image_id).path)
+
+    def image_changed(self, image_id: int) -> bool:
+        """Whether the file is gone or differs from when it was added (size and mtime
+        first; the SHA-1 decides when those moved)."""
+        record, file = self.image(image_id), self.image_file(image_id)
+        if not file.is_file():
+            return True
+        stat = file.stat()
+        if (stat.st_size, stat.st_mtime_ns) == (record.size, record.mtime_ns):
+            return False
+        return _sha1(file) != record.sha1
+
+    def image_ids(self, reviewed_only: bool = False) -> list[int]:
+        """Image ids in browsing order."""
+        where = "WHERE review = 'reviewed' " if reviewed_only else ""
+        return [row[0] for row in self._conn.execute(f"SELECT id FROM images {where}ORDER BY position")]
+
+    def next_image(self, after_id: int | None = None, unreviewed_only: bool = False) -> int | None:
+        """The image after ``after_id`` in browsing order (the first when None); None at the end."""
+        return self._step(after_id, unreviewed_only, forward=True)
+
+    def previous_image(self, before_id: int | None = None, unreviewed_only: bool = False) -> int | None:
+        """The image before ``before_id`` (the last when None); None at the start."""
+        return self._step(before_id, unreviewed_only, forward=False)
+
+    def _step(self, from_id: int | None, unreviewed_only: bool, forward: bool) -> int | None:
+        start = self.image(from_id).position if from_id is not None else (0 if forward else 2 ** 63 - 1)
+        op, order = (">", "ASC") if forward else ("<", "DESC")
+        review = "review = 'unreviewed' AND " if unreviewed_only else ""
+        row = self._conn.execute(f"SELECT id FROM images WHERE {review}position {op} ? "
+                                 f"ORDER BY position {order} LIMIT 1", (start,)).fetchone()
+        return row[0] if row else None
+
+    def set_review(self, image_id: int, reviewed: bool) -> None:
+        with self.transaction():
+            cursor = self._conn.execute("UPDATE images SET review = ? WHERE id = ?",
+                                        ("reviewed" if reviewed else "unreviewed", image_id))
+            if cursor.rowcount == 0:
+                raise KeyError(f"no image {image_id}")
+
+    def count_images(self) -> int:
+        return self._conn.execute("SELECT COUNT(*) FROM images").fetchone()[0]
+
+    def count_reviewed(self) -> int:
+        return self._conn.execute("SELECT COUNT(*) FROM images WHERE review = 'reviewed'").fetchone()[0]
+
+    # ------------------------------------------------------------------ people
+
+    def people(self, image_id: int) -> dict[int, PersonRecord]:
+        """Person id -> record for one image, in id order."""
+        rows = self._conn.execute(f"SELECT id, {', '.join(_PERSON_COLUMNS)} FROM people "
+                                  "WHERE image_id = ? ORDER BY id", (image_id,))
+        return {row[0]: _person_from_row(row[1:]) for row in rows}
+
+    def person(self, person_id: int) -> PersonRecord:
+        row = self._conn.execute(f"SELECT {', '.join(_PERSON_COLUMNS)} FROM people WHERE id = ?",
+                                 (person_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no person {person_id}")
+        return _person_from_row(row)
+
+    def add_person(self, image_id: int, person: PersonRecord) -> int:
+        with self.transaction():
+            self.image(image_id)
+            return self._insert_person(image_id, person)
+
+    def _insert_person(self, image_id: int, person: PersonRecord) -> int:
+        marks = ", ".join("?" * (len(_PERSON_COLUMNS) + 1))
+        return self._conn.execute(f"INSERT INTO people (image_id, {', '.join(_PERSON_COLUMNS)}) "
+                                  f"VALUES ({marks})", (image_id, *_person_values(person))).lastrowid
+
+    def update_person(self, person_id: int, **fields: object) -> None:
+        """Change some ``PersonRecord`` fields of a person (validated like a new record)."""
+        with self.transaction():
+            person = dataclasses.replace(self.person(person_id), **fields)
+            assignments = ", ".join(f"{column} = ?" for column in _PERSON_COLUMNS)
+            self._conn.execute(f"UPDATE people SET {assignments} WHERE id = ?",
+                               (*_person_values(person), person_id))
+
+    def delete_person(self, person_id: int) -> None:
+        with self.transaction():
+            if self._conn.execute("DELETE FROM people WHERE id = ?", (person_id,)).rowcount == 0:
+                raise KeyError(f"no person {person_id}")
+
+    def replace_predictions(self, image_id: int, people: Iterable[PersonRecord],
+                            model: str | None, settings: dict | None) -> list[int]:
+        """Swap an image's ``predicted`` people for ``people`` (stored as predicted by
+        ``model`` with ``settings``); accepted, edited and manual people stay. Returns new ids."""
+        with self.transaction():
+            self.image(image_id)
+            self._conn.execute("DELETE FROM people WHERE image_id = ? AND provenance = 'predicted'", (image_id,))
+            return [self._insert_person(image_id, dataclasses.replace(
+                        person, provenance="predicted", model=model, settings=settings))
+                    for person in people]
+
+    def lowest_score_person(self, unreviewed_only: bool = True) -> tuple[int, int] | None:
+        """(image id, person id) of the lowest-scored person still ``predicted`` (accepting
+        or editing it moves the queue on), on unreviewed images only by default; None if none."""
+        review = "AND i.review = 'unreviewed' " if unreviewed_only else ""
+        row = self._conn.execute(
+            "SELECT p.image_id, p.id FROM people p JOIN images i ON i.id = p.image_id "
+            f"WHERE p.provenance = 'predicted' AND p.score IS NOT NULL {review}"
+            "ORDER BY p.score, p.id LIMIT 1").fetchone()
+        return tuple(row) if row else None
+
+    def count_people(self) -> dict[str, int]:
+        """Number of people per provenance."""
+        counts = dict(self._conn.execute("SELECT provenance, COUNT(*) FROM people GROUP BY provenance"))
+        return {provenance: counts.get(provenance, 0) for provenance in PROVENANCES}
+
+
+# ---------------------------------------------------------------------- helpers
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if version > SCHEMA_VERSION:
+        raise InputError(path, f"made by a newer PersonLab Studio (schema {version}; "
+                               f"this one reads up to {SCHEMA_VERSION})")
+    if version == 0 and conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
+        raise InputError(path, "not a PersonLab project file (an SQLite database with other tables)")
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        try:
+            conn.executescript(f"BEGIN IMMEDIATE; {MIGRATIONS[target - 1]}; "
+                               f"PRAGMA user_version = {target}; COMMIT;")
+        except sqlite3.DatabaseError as exc:
+            conn.rollback()
+            raise InputError(path, f"cannot migrate schema {target - 1} to {target} ({exc})") from None
+
+
+def _person_values(person: PersonRecord) -> tuple:
+    return (person.keypoints.astype("<f8").tobytes(),
+            None if person.mask_rle is None else json.dumps(person.mask_rle, separators=(",", ":")),
+            *person.bbox, person.iscrowd, person.score, person.provenance, person.model,
+            None if person.settings is None else json.dumps(person.settings, separators=(",", ":")))
+
+
+def _person_from_row(row: Sequence) -> PersonRecord:
+    keypoints, mask_rle, x, y, w, h, iscrowd, score, provenance, model, settings = row
+    return PersonRecord(np.frombuffer(keypoints, dtype="<f8").reshape(K, 3),
+                        None if mask_rle is None else json.loads(mask_rle), (x, y, w, h), iscrowd,
+                        score, provenance, model, None if settings is None else json.loads(settings))
+
+
+def _sha1(file: Path) -> str:
+    digest = hashlib.sha1()
+    with open(file, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _displayed_size(file: Path) -> tuple[int, int]:
+    """(width, height) as displayed (EXIF rotations applied), from the header alone."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            with Image.open(file) as im:
+                width, height = im.size
+                rotated = im.getexif().get(_ORIENTATION_TAG) in (5, 6, 7, 8)
+        except Exception:  # Pillow raises many exception types on damaged files
+            raise ImageLoadError(file, "not an image, or an unreadable one") from None
+    return (height, width) if rotated else (width, height)
