@@ -1,0 +1,86 @@
+"""``personlab-gui render``: run the model on one image and render the viewer's canvas,
+with the chosen layers, to a PNG — the same layer classes as the window, offscreen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+
+from ..core.engine import DEFAULT_SIZE, Engine, InferenceSettings
+from ..core.errors import InputError
+from ..core.image_io import load_image
+from ..core.model import CheckpointError
+
+DEFAULT_LAYERS = "heatmap:all,people"
+MAX_DEFAULT_SIDE = 2000
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("image", help="image file")
+    parser.add_argument("--layers", default=DEFAULT_LAYERS,
+                        help="comma-separated layers with option values, e.g. "
+                             "heatmap:nose,hough:all,mid:5,basins,people (default: %(default)s)")
+    parser.add_argument("--out", required=True, help="PNG file to write")
+    parser.add_argument("--size", help="PNG size WxH (default: the image's size)")
+    parser.add_argument("--model", default="default", help="zoo name or checkpoint path")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    parser.add_argument("--input-size", type=int, default=DEFAULT_SIZE,
+                        help="network input long side (default: %(default)s)")
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'1280x720' -> (1280, 720); ValueError otherwise."""
+    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not match or min(map(int, match.groups())) < 16:
+        raise ValueError(f"{text}: --size must be WxH, each at least 16 (e.g. 1280x720)")
+    return int(match[1]), int(match[2])
+
+
+def default_size(image_hw: tuple[int, int]) -> tuple[int, int]:
+    h, w = image_hw
+    scale = min(1.0, MAX_DEFAULT_SIDE / max(h, w))
+    return round(w * scale), round(h * scale)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..gui.app import application
+    application(offscreen_without_display=True)
+    from ..gui.canvas import Canvas
+    from ..gui.layer_spec import LayerSpecError, apply_spec, parse_spec
+    from ..gui.layers import make_layers
+
+    layers = make_layers()
+    try:
+        choices = parse_spec(args.layers, layers)
+        size = parse_size(args.size) if args.size else None
+        image = load_image(args.image)
+        engine = Engine(args.model, args.device)
+        result = engine.run(image, InferenceSettings(size=args.input_size))
+    except (InputError, CheckpointError, LayerSpecError, ValueError) as exc:
+        print(f"render: {exc}", file=sys.stderr)
+        return 2
+    for choice in choices:
+        if not layers[choice.key].applies_to(engine.trained_heads):
+            print(f"render: skipping layer {choice.key}: model {engine.model_name} lacks the "
+                  f"{'/'.join(layers[choice.key].required_heads)} head(s)", file=sys.stderr)
+    apply_spec(choices, layers)
+    return _save(Canvas(layers), image, result, size or default_size(image.shape[:2]), args.out)
+
+
+def _save(canvas, image, result, size: tuple[int, int], out: str) -> int:
+    from PySide6 import QtCore, QtWidgets
+
+    canvas.setAttribute(QtCore.Qt.WidgetAttribute.WA_DontShowOnScreen)
+    canvas.resize(*size)
+    canvas.show()
+    canvas.set_image(image)
+    canvas.set_result(result)
+    canvas.fit()
+    QtWidgets.QApplication.processEvents()
+    if not canvas.grab().save(out, "PNG"):
+        print(f"render: {out}: cannot write the PNG", file=sys.stderr)
+        return 2
+    print(f"wrote {out} ({size[0]}x{size[1]}, {result.num_people} people)")
+    return 0

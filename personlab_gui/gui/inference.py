@@ -1,0 +1,210 @@
+"""Inference off the GUI thread, with caches so nothing is computed twice.
+
+``InferenceService`` follows the image the user is looking at: it decodes the file on an
+I/O thread, then runs the engine on a single inference thread. Field maps are cached per
+(image path, model, device, ``settings.forward_key()``) and results per full settings,
+so revisiting an image is instant and a decoder-only change re-runs only ``decode``.
+Switching images cancels stale work at its next stage boundary; the GUI never waits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+import numpy as np
+from PySide6 import QtCore
+
+from ..core.engine import Engine, FieldMaps, InferenceSettings
+from ..core.image_io import load_image
+from ..core.result import InferenceResult
+from .cache import LruCache
+from .workers import Task
+
+#: First element of the compute-job key of an engine load.
+_ENGINE = "<engine>"
+
+
+class InferenceService(QtCore.QObject):
+    """Loads images, engines and results in the background; emits them on the GUI thread."""
+
+    imageLoaded = QtCore.Signal(str, object)     # path, RGB uint8 array
+    imageFailed = QtCore.Signal(str, str)        # path, one-line message
+    resultReady = QtCore.Signal(str, object)     # path, InferenceResult
+    inferenceFailed = QtCore.Signal(str, str)    # path, one-line message
+    engineReady = QtCore.Signal(object, str, str)   # Engine, the model and device asked for
+    engineFailed = QtCore.Signal(str)            # one-line message
+    progress = QtCore.Signal(int, int, str)      # stage, stages, text
+    busyChanged = QtCore.Signal(bool)
+
+    def __init__(self, parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self._compute = _serial_pool(self)   # engine loading and inference, one at a time
+        self._io = _serial_pool(self)        # image decoding
+        self.engine: Engine | None = None
+        self.settings = InferenceSettings()
+        self._images: LruCache[np.ndarray] = LruCache(8)
+        self._maps: LruCache[FieldMaps] = LruCache(12)
+        self._results: LruCache[InferenceResult] = LruCache(64)
+        self._current: str | None = None
+        self._halted = False
+        self._job: Task | None = None
+        self._job_key: Hashable = None
+        self._loads: dict[str, Task] = {}
+
+    # -- requests ----------------------------------------------------------------------
+    def load_model(self, model: str, device: str) -> None:
+        """Load ``model`` on ``device``; the current engine keeps serving until it succeeds."""
+        if self._job is not None:
+            self._job.cancel()
+        task = Task(lambda t: Engine(model, device))
+        task.signals.done.connect(lambda engine: self._engine_loaded(engine, model, device))
+        task.signals.failed.connect(self.engineFailed)
+        self._start(task, key=(_ENGINE, model, device))
+
+    def set_settings(self, settings: InferenceSettings) -> None:
+        """Use ``settings`` from now on (only what changed is recomputed)."""
+        self.settings = settings
+        self._halted = False
+        self._schedule()
+
+    def show(self, path: str | None) -> None:
+        """Follow image ``path``: emit its image and result as soon as they exist."""
+        self._current = path
+        self._halted = False
+        for other, task in self._loads.items():
+            if other != path:
+                task.cancel()
+        if path is None:
+            return
+        image = self._images.get(path)
+        if image is None:
+            self._load_image(path)
+        else:
+            self.imageLoaded.emit(path, image)
+        self._schedule()
+
+    def cancel(self) -> None:
+        """Stop working on the current image until it is shown again or settings change."""
+        self._halted = True
+        if self._job is not None:
+            self._job.cancel()
+
+    def rerun(self) -> None:
+        """Resume after ``cancel``."""
+        self._halted = False
+        self._schedule()
+
+    def shutdown(self, timeout_ms: int = 10000) -> None:
+        """Cancel everything and wait for the threads (call before the app quits)."""
+        self.cancel()
+        for task in self._loads.values():
+            task.cancel()
+        self._io.waitForDone(timeout_ms)
+        self._compute.waitForDone(timeout_ms)
+
+    @property
+    def busy(self) -> bool:
+        return self._job is not None
+
+    # -- images ------------------------------------------------------------------------
+    def _load_image(self, path: str) -> None:
+        if path in self._loads:
+            return
+
+        def work(task: Task) -> np.ndarray:
+            task.report(0, 1, f"loading {path}")
+            return load_image(path)
+
+        task = Task(work)
+        task.signals.done.connect(lambda image, p=path: self._image_loaded(p, image))
+        task.signals.failed.connect(lambda message, p=path: self._image_failed(p, message))
+        task.signals.cancelled.connect(lambda p=path: self._loads.pop(p, None))
+        self._loads[path] = task
+        self._io.start(task)
+
+    def _image_loaded(self, path: str, image: np.ndarray) -> None:
+        self._loads.pop(path, None)
+        self._images.put(path, image)
+        if path == self._current:
+            self.imageLoaded.emit(path, image)
+            self._schedule()
+
+    def _image_failed(self, path: str, message: str) -> None:
+        self._loads.pop(path, None)
+        self.imageFailed.emit(path, message)
+
+    # -- inference ---------------------------------------------------------------------
+    def _engine_key(self) -> tuple[str, str]:
+        return str(self.engine.model_path), self.engine.device_name
+
+    def _engine_loaded(self, engine: Engine, model: str, device: str) -> None:
+        self.engine = engine
+        self.engineReady.emit(engine, model, device)
+
+    def _schedule(self) -> None:
+        """Start whatever the current image still needs (at most one job at a time)."""
+        if self._halted or self._current is None or self.engine is None:
+            return
+        image = self._images.get(self._current)
+        if image is None:
+            return
+        path, settings = self._current, self.settings
+        key = (path, *self._engine_key(), settings)
+        result = self._results.get(key)
+        stale = self._job is not None and self._job_key != key and self._job_key[0] != _ENGINE
+        if stale:
+            self._job.cancel()
+        if result is not None:
+            self.resultReady.emit(path, result)
+        elif self._job is None:
+            self._start_inference(key, image)
+
+    def _start_inference(self, key: tuple, image: np.ndarray) -> None:
+        path, model, device, settings = key
+        engine, maps = self.engine, self._maps.get((path, model, device, settings.forward_key()))
+        name = path.rsplit("/", 1)[-1]
+
+        def work(task: Task) -> tuple[FieldMaps, InferenceResult]:
+            fields = maps
+            if fields is None:
+                task.report(0, 2, f"network: {name}")
+                fields = engine.forward(image, settings)
+            task.report(1, 2, f"decoding: {name}", cancellable=False)
+            result = engine.decode(fields, settings)
+            result.mid_refined, result.trace  # computed lazily: do it here, not on the GUI thread
+            return fields, result
+
+        task = Task(work)
+        task.signals.done.connect(lambda value, k=key: self._inference_done(k, *value))
+        task.signals.failed.connect(lambda message, p=path: self.inferenceFailed.emit(p, message))
+        self._start(task, key)
+
+    def _inference_done(self, key: tuple, maps: FieldMaps, result: InferenceResult) -> None:
+        path, model, device, settings = key
+        self._maps.put((path, model, device, settings.forward_key()), maps)
+        self._results.put(key, result)
+
+    # -- the compute thread ------------------------------------------------------------
+    def _start(self, task: Task, key: Hashable) -> None:
+        """Queue ``task`` on the compute thread; any job running is superseded."""
+        if self._job is not None:
+            self._job.cancel()
+        task.signals.progress.connect(self.progress)
+        for signal in (task.signals.done, task.signals.failed, task.signals.cancelled):
+            signal.connect(lambda *_, t=task: self._finished(t))
+        if self._job is None:
+            self.busyChanged.emit(True)
+        self._job, self._job_key = task, key
+        self._compute.start(task)
+
+    def _finished(self, task: Task) -> None:
+        if task is self._job:
+            self._job, self._job_key = None, None
+            self.busyChanged.emit(False)
+        self._schedule()
+
+
+def _serial_pool(parent: QtCore.QObject) -> QtCore.QThreadPool:
+    pool = QtCore.QThreadPool(parent)
+    pool.setMaxThreadCount(1)
+    return pool

@@ -1,0 +1,61 @@
+"""Basins of attraction of the geometric embedding: colour by person, brightness by the
+embedding distance D (bright = close), only when the long-range head is trained.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...core.result import InferenceResult
+from ...core.skeleton import MASK_THRESHOLD
+from ..probing import image_pixel
+from .base import Layer, ProbeRows
+from .masks import rgba_overlay_item
+from .palette import person_colors
+
+BASIN_ALPHA = 170
+#: Distances at or beyond this many mask thresholds t are drawn darkest.
+DARKEST_AT = 2.0
+MIN_BRIGHTNESS = 0.2
+
+
+def basin_rgba(basins: np.ndarray, distance: np.ndarray, people: int) -> np.ndarray:
+    """(H, W, 4) uint8: person colour scaled by closeness; transparent outside basins."""
+    inside = basins >= 0
+    closeness = 1.0 - np.clip(distance / (DARKEST_AT * MASK_THRESHOLD), 0.0, 1.0)
+    brightness = MIN_BRIGHTNESS + (1.0 - MIN_BRIGHTNESS) * closeness
+    colors = person_colors(max(people, 1)).astype(np.float32)
+    rgba = np.zeros((*basins.shape, 4), np.uint8)
+    rgba[inside, :3] = (colors[basins[inside]] * brightness[inside, None]).astype(np.uint8)
+    rgba[inside, 3] = BASIN_ALPHA
+    return rgba
+
+
+class BasinsLayer(Layer):
+    """Which person each pixel's embedding points to, and how closely."""
+
+    key, name, shortcut, z = "basins", "Embedding basins", "B", 6
+    default_opacity = 0.7
+    required_heads = ("segmentation", "long")
+
+    def _make_items(self) -> list:
+        self.image_item = rgba_overlay_item()
+        return [self.image_item]
+
+    def available(self, result: InferenceResult | None) -> bool:
+        return result is not None and result.basins is not None and result.basin_distance is not None
+
+    def _draw(self, result: InferenceResult) -> None:
+        rgba = basin_rgba(result.basins, result.basin_distance, len(result.people))
+        self.image_item.setImage(rgba, levels=(0, 255), autoLevels=False)
+
+    def _clear(self) -> None:
+        self.image_item.clear()
+
+    def probe(self, xy: np.ndarray) -> ProbeRows:
+        pixel = image_pixel(self.result, xy)
+        if pixel is None:
+            return []
+        basin = int(self.result.basins[pixel])
+        owner = f"#{basin}" if basin >= 0 else "none"
+        return [("basin", f"{owner}, D = {self.result.basin_distance[pixel]:.3f}")]

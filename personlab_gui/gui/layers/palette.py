@@ -1,0 +1,23 @@
+"""One colour per detected person, shared by every layer and panel that names people."""
+
+from __future__ import annotations
+
+import numpy as np
+
+_PALETTE = np.array([
+    (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
+    (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212),
+    (0, 128, 128), (220, 190, 255), (170, 110, 40), (255, 250, 200), (128, 0, 0),
+    (170, 255, 195), (128, 128, 0), (255, 215, 180), (0, 0, 128), (128, 128, 128),
+], dtype=np.uint8)
+
+
+def person_color(index: int) -> tuple[int, int, int]:
+    """RGB colour of person ``index``."""
+    r, g, b = _PALETTE[index % len(_PALETTE)]
+    return int(r), int(g), int(b)
+
+
+def person_colors(count: int) -> np.ndarray:
+    """(count, 3) uint8 RGB colours of persons 0..count-1."""
+    return _PALETTE[np.arange(count) % len(_PALETTE)]

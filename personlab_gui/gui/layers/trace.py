@@ -1,0 +1,105 @@
+"""One step of the greedy decoder's trace on the canvas, with the person built so far.
+
+Seeds are rings, NMS rejections crosses inside the radius-r disk that blocked them,
+followed edges arrows, placed keypoints filled dots labelled with their score.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+
+from ...core.result import InferenceResult, TraceEvent
+from ...core.skeleton import KEYPOINT_NAMES, NMS_RADIUS
+from .arrows import arrows_item, set_arrows
+from .base import Layer
+
+STYLE = {  # kind -> (scatter symbol, RGB)
+    "seed": ("o", (255, 240, 0)),
+    "nms_reject": ("x", (255, 60, 60)),
+    "edge": ("t", (0, 230, 255)),
+    "place": ("o", (80, 255, 80)),
+}
+CIRCLE = np.linspace(0.0, 2.0 * np.pi, 49)
+
+
+def describe(event: TraceEvent) -> str:
+    """One line saying what the decoder did at ``event`` (input-pixel coordinates)."""
+    name = KEYPOINT_NAMES[event.keypoint]
+    at = f"({event.x:.0f}, {event.y:.0f})"
+    if event.kind == "seed":
+        return f"seed person #{event.person}: {name} at {at}, score {event.score:.3f}"
+    if event.kind == "nms_reject":
+        return f"reject {name} at {at} ({event.score:.3f}): within r of person #{event.person}"
+    if event.kind == "edge":
+        return f"person #{event.person}: follow {KEYPOINT_NAMES[event.from_keypoint]} → {name} to {at}"
+    return f"person #{event.person}: place {name} at {at}, score {event.score:.3f}"
+
+
+class TraceLayer(Layer):
+    """Draws ``result.trace[step]``."""
+
+    key, name, shortcut, z = "trace", "Decoding trace step", "T", 60
+    default_visible = True
+
+    def __init__(self) -> None:
+        self.step = -1
+        super().__init__()
+
+    def _make_items(self) -> list:
+        self.history = pg.ScatterPlotItem(pxMode=True, size=7, pen=None, brush=pg.mkBrush(80, 255, 80, 110))
+        self.marker = pg.ScatterPlotItem(pxMode=True, size=16, brush=None)
+        self.arrow = arrows_item((0, 230, 255), width=2.5)
+        self.circle = pg.PlotCurveItem(pen=pg.mkPen(255, 60, 60, width=1.5))
+        self.label = pg.TextItem(color=(255, 255, 255), fill=pg.mkBrush(0, 0, 0, 170), anchor=(0, 1.3))
+        return [self.history, self.marker, self.arrow, self.circle, self.label]
+
+    def set_step(self, step: int) -> None:
+        """Show trace event ``step`` (-1: none)."""
+        self.step = step
+        self.refresh()
+        self._apply_visibility()
+
+    def available(self, result: InferenceResult | None) -> bool:
+        return result is not None and 0 <= self.step < len(result.trace)
+
+    def _draw(self, result: InferenceResult) -> None:
+        event = result.trace[self.step]
+        to_image = result.transform.to_image
+        x, y = to_image(np.array([event.x, event.y]))
+        symbol, rgb = STYLE[event.kind]
+        self.marker.setData(x=[x], y=[y], symbol=symbol, pen=pg.mkPen(*rgb, width=2.5),
+                            brush=pg.mkBrush(*rgb, 200) if event.kind == "place" else None)
+        placed = self._placed_so_far(result)
+        self.history.setData(pos=to_image(placed) if len(placed) else np.zeros((0, 2)))
+        self._draw_arrow(result, event)
+        self._draw_circle(result, event, x, y)
+        self.label.setText(describe(event))
+        self.label.setPos(x, y)
+
+    def _placed_so_far(self, result: InferenceResult) -> np.ndarray:
+        """Input-pixel positions of the keypoints the current person received before this step."""
+        person = result.trace[self.step].person
+        return np.array([(e.x, e.y) for e in result.trace[:self.step]
+                         if e.kind in ("seed", "place") and e.person == person]).reshape(-1, 2)
+
+    def _draw_arrow(self, result: InferenceResult, event: TraceEvent) -> None:
+        if event.kind != "edge":
+            set_arrows(self.arrow, np.zeros((0, 2)), np.zeros((0, 2)), 0.0)
+            return
+        ends = result.transform.to_image(np.array([[event.from_x, event.from_y], [event.x, event.y]]))
+        set_arrows(self.arrow, ends[:1], ends[1:], 0.25 * float(np.hypot(*(ends[1] - ends[0]))))
+
+    def _draw_circle(self, result: InferenceResult, event: TraceEvent, x: float, y: float) -> None:
+        if event.kind != "nms_reject":
+            self.circle.setData(x=np.zeros(0), y=np.zeros(0))
+            return
+        radius = NMS_RADIUS / result.transform.scale_xy
+        self.circle.setData(x=x + radius[0] * np.cos(CIRCLE), y=y + radius[1] * np.sin(CIRCLE))
+
+    def _clear(self) -> None:
+        for item in (self.history, self.marker):
+            item.clear()
+        set_arrows(self.arrow, np.zeros((0, 2)), np.zeros((0, 2)), 0.0)
+        self.circle.setData(x=np.zeros(0), y=np.zeros(0))
+        self.label.setText("")

@@ -1,0 +1,282 @@
+"""The main window: wires the session (model), the inference service (workers) and the
+views (canvas, image list, layers, inspector, trace, settings, status bar), and owns the
+menus, shortcuts, drag-and-drop and what is remembered between sessions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ..core.engine import Engine, InferenceSettings
+from ..core.image_io import IMAGE_SUFFIXES
+from ..core.result import InferenceResult
+from .canvas import ZOOM_STEP, Canvas
+from .inference import InferenceService
+from .layers import make_layers
+from .layers.people import nearest_keypoint
+from .panels.image_list import ImageListPanel
+from .panels.inspector import InspectorPanel
+from .panels.layers_panel import LayersPanel
+from .panels.settings_panel import SettingsPanel
+from .panels.trace_panel import TracePanel
+from .preferences import Preferences
+from .session import Session
+from .shortcuts import ShortcutsDialog
+from .status_bar import StatusBar
+
+TITLE = "PersonLab Studio"
+#: Clicking within this many screen pixels of a decoded keypoint selects its person.
+PICK_SCREEN_PX = 10.0
+IMAGE_FILTER = "Images ({})".format(" ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)))
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    """PersonLab Studio's viewer window."""
+
+    def __init__(self, preferences: Preferences | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle(TITLE)
+        self.prefs = preferences or Preferences()
+        self.session = Session(self)
+        self.service = InferenceService(self)
+        self.layers = make_layers()
+        for key, layer in self.layers.items():
+            layer.restore(self.prefs.layer_state(key))
+        self.canvas = Canvas(self.layers)
+        self.setCentralWidget(self.canvas)
+        self.actions_by_name: dict[str, QtGui.QAction] = {}
+        self._make_actions()
+        self.status = StatusBar(self.actions_by_name["cancel"])
+        self.setStatusBar(self.status)
+        self._make_panels()
+        self._make_menus()
+        self._connect()
+        self._hover: np.ndarray | None = None
+        self.setAcceptDrops(True)
+        self._restore_window()
+        model, device = self.prefs.model()
+        self.service.set_settings(self.settings_panel.current())
+        self.service.load_model(model, device)
+        self.status.showMessage(f"Loading model {model}…")
+
+    # -- construction --------------------------------------------------------------------
+    def _action(self, name: str, text: str, keys: str | QtGui.QKeySequence.StandardKey | None,
+                slot, tip: str = "") -> QtGui.QAction:
+        action = QtGui.QAction(text, self)
+        if keys is not None:
+            action.setShortcut(QtGui.QKeySequence(keys))
+        action.setToolTip(tip or text.replace("&", "").rstrip("…"))
+        action.triggered.connect(slot)
+        self.addAction(action)
+        self.actions_by_name[name] = action
+        return action
+
+    def _make_actions(self) -> None:
+        s = self.session
+        self._action("open", "&Open images…", QtGui.QKeySequence.StandardKey.Open, self.open_files_dialog)
+        self._action("open_folder", "Open &folder…", "Ctrl+Shift+O", self.open_folder_dialog)
+        self._action("quit", "&Quit", QtGui.QKeySequence.StandardKey.Quit, self.close)
+        self._action("next", "&Next image", "PgDown", lambda: s.step(1))
+        self._action("previous", "&Previous image", "PgUp", lambda: s.step(-1))
+        self._action("trace_next", "Next trace step", ".", lambda: s.set_trace_step(s.trace_step + 1))
+        self._action("trace_previous", "Previous trace step", ",", lambda: s.set_trace_step(s.trace_step - 1))
+        self._action("fit", "&Fit to window", "F", self.canvas.fit)
+        self._action("zoom_in", "Zoom &in", "+", lambda: self.canvas.zoom(ZOOM_STEP))
+        self._action("zoom_out", "Zoom &out", "-", lambda: self.canvas.zoom(1 / ZOOM_STEP))
+        self._action("cancel", "&Cancel inference", "Esc", self._cancel)
+        self._action("rerun", "&Run again", "F5", self.service.rerun, "Run inference on the current image again")
+        self._action("shortcuts", "&Keyboard shortcuts", "F1", self.show_shortcuts)
+        for key, layer in self.layers.items():
+            self._action(f"layer_{key}", f"Show {layer.name}", layer.shortcut,
+                         lambda _=False, k=key: self.layers_panel.toggle(k), f"Toggle layer: {layer.name}")
+
+    def _make_panels(self) -> None:
+        a = self.actions_by_name
+        self.image_list = ImageListPanel(self.session, [a["open"], a["open_folder"]])
+        self.layers_panel = LayersPanel(self.layers)
+        self.inspector = InspectorPanel()
+        self.trace_panel = TracePanel()
+        model, device = self.prefs.model()
+        self.settings_panel = SettingsPanel(self.prefs.inference_settings(), model, device)
+        left = QtCore.Qt.DockWidgetArea.LeftDockWidgetArea
+        right = QtCore.Qt.DockWidgetArea.RightDockWidgetArea
+        self.docks = {}
+        for name, widget, area in (("Images", self.image_list, left), ("Settings", self.settings_panel, left),
+                                   ("Layers", self.layers_panel, right), ("Inspector", self.inspector, right),
+                                   ("Decoding trace", self.trace_panel, left)):
+            dock = QtWidgets.QDockWidget(name, self)
+            dock.setObjectName(f"dock_{name}")
+            dock.setWidget(widget)
+            self.addDockWidget(area, dock)
+            self.docks[name] = dock
+
+    def _make_menus(self) -> None:
+        a, bar = self.actions_by_name, self.menuBar()
+        file = bar.addMenu("&File")
+        file.addActions([a["open"], a["open_folder"]])
+        self.recent_menu = file.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        file.addSeparator()
+        file.addAction(a["quit"])
+        go = bar.addMenu("&Go")
+        go.addActions([a[n] for n in ("next", "previous", "trace_next", "trace_previous")])
+        view = bar.addMenu("&View")
+        view.addActions([a[n] for n in ("fit", "zoom_in", "zoom_out")])
+        view.addSeparator()
+        view.addActions([a[f"layer_{k}"] for k in self.layers])
+        view.addSeparator()
+        view.addActions([d.toggleViewAction() for d in self.docks.values()])
+        run = bar.addMenu("&Inference")
+        run.addActions([a["cancel"], a["rerun"]])
+        bar.addMenu("&Help").addAction(a["shortcuts"])
+
+    def _connect(self) -> None:
+        s, svc = self.session, self.service
+        s.currentChanged.connect(self._current_changed)
+        s.imageChanged.connect(self.canvas.set_image)
+        s.resultChanged.connect(self._result_changed)
+        s.personSelected.connect(self._person_selected)
+        s.probeChanged.connect(self._probe_changed)
+        s.traceStepChanged.connect(self._trace_step_changed)
+        svc.imageLoaded.connect(s.set_image)
+        svc.imageFailed.connect(self._image_failed)
+        svc.resultReady.connect(s.set_result)
+        svc.inferenceFailed.connect(lambda path, message: self.show_error(f"Inference failed: {message}"))
+        svc.engineReady.connect(self._engine_ready)
+        svc.engineFailed.connect(self._engine_failed)
+        svc.progress.connect(self.status.set_progress)
+        svc.busyChanged.connect(self.status.set_busy)
+        self.canvas.hovered.connect(self._hovered)
+        self.canvas.clicked.connect(self._clicked)
+        self.inspector.personChosen.connect(s.select_person)
+        self.trace_panel.stepChosen.connect(s.set_trace_step)
+        self.layers_panel.changed.connect(lambda: self._hovered(self._hover))
+        self.settings_panel.settingsChanged.connect(self._settings_changed)
+        self.settings_panel.modelChosen.connect(svc.load_model)
+
+    # -- opening files -------------------------------------------------------------------
+    def open_paths(self, paths: list[str]) -> None:
+        """Add files/folders to the list, show the first one, remember them as recent."""
+        self.session.open_paths(paths)
+        self.prefs.add_recent([str(Path(p).resolve()) for p in paths])
+
+    def open_files_dialog(self) -> None:
+        files, _ = QtWidgets.QFileDialog.getOpenFileNames(self, "Open images", self.prefs.last_folder(), IMAGE_FILTER)
+        if files:
+            self.prefs.set_last_folder(str(Path(files[0]).parent))
+            self.open_paths(files)
+
+    def open_folder_dialog(self) -> None:
+        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Open a folder of images", self.prefs.last_folder())
+        if folder:
+            self.prefs.set_last_folder(folder)
+            self.open_paths([folder])
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self.prefs.recent():
+            self.recent_menu.addAction(path, lambda p=path: self.open_paths([p]))
+
+    def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QtGui.QDropEvent) -> None:
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            self.open_paths(paths)
+            event.acceptProposedAction()
+
+    # -- session and service events ------------------------------------------------------
+    def _current_changed(self, index: int) -> None:
+        path = self.session.current_path
+        self.setWindowTitle(f"{TITLE} — {Path(path).name} ({index + 1}/{len(self.session.paths)})")
+        self.service.show(path)
+
+    def _result_changed(self, result: InferenceResult | None) -> None:
+        self.canvas.set_result(result)
+        self.inspector.set_result(result)
+        self.trace_panel.set_result(result)
+        self.status.show_result(result)
+        self._probe_changed(self.session.probe)
+        if result is not None:
+            self.status.clearMessage()
+
+    def _person_selected(self, index: int) -> None:
+        self.layers["people"].select(index)
+        self.inspector.show_person(index)
+
+    def _probe_changed(self, xy: np.ndarray | None) -> None:
+        self.layers["probe"].set_point(xy)
+        self.inspector.show_click(self.session.result, xy)
+
+    def _trace_step_changed(self, step: int) -> None:
+        self.layers["trace"].set_step(step)
+        self.trace_panel.show_step(step)
+
+    def _image_failed(self, path: str, message: str) -> None:
+        self.image_list.mark_failed(path, message)
+        if path == self.session.current_path:
+            self.show_error(f"Cannot open image: {message}")
+
+    def _engine_ready(self, engine: Engine, model: str, device: str) -> None:
+        self.prefs.set_model(model, device)
+        self.status.set_device(engine.device_name)
+        self.layers_panel.set_trained_heads(engine.trained_heads)
+        self.status.showMessage(f"Model {engine.model_name} on {engine.device_name} "
+                                f"(heads: {', '.join(engine.trained_heads)})", 5000)
+
+    def _engine_failed(self, message: str) -> None:
+        if self.service.engine is not None:
+            self.settings_panel.show_model(*self.prefs.model())
+        box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, "Model not loaded", message,
+                                    QtWidgets.QMessageBox.StandardButton.Ok, self)
+        box.open()
+        self.show_error(f"Model not loaded: {message}")
+
+    def _settings_changed(self, settings: InferenceSettings) -> None:
+        self.prefs.set_inference_settings(settings)
+        self.service.set_settings(settings)
+
+    def _cancel(self) -> None:
+        self.service.cancel()
+        self.status.showMessage("Cancelled; press F5 to run again.", 5000)
+
+    def show_error(self, message: str) -> None:
+        """A one-line error in the status bar (kept until the next result)."""
+        self.status.showMessage(message)
+
+    # -- canvas events ---------------------------------------------------------------------
+    def _hovered(self, xy: np.ndarray | None) -> None:
+        self._hover = xy
+        self.inspector.show_cursor(self.canvas.probe(xy) if xy is not None else [])
+
+    def _clicked(self, xy: np.ndarray) -> None:
+        result = self.session.result
+        if result is None:
+            return
+        self.session.set_probe(xy)
+        hit = nearest_keypoint(result, xy, PICK_SCREEN_PX * self.canvas.pixel_size())
+        if hit is not None:
+            self.session.select_person(hit[0])
+
+    # -- help and persistence --------------------------------------------------------------
+    def show_shortcuts(self) -> None:
+        ShortcutsDialog(list(self.actions_by_name.values()), self).open()
+
+    def _restore_window(self) -> None:
+        geometry, state = self.prefs.window()
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1500, 900)
+        if state is not None:
+            self.restoreState(state)
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        self.prefs.set_window(self.saveGeometry(), self.saveState())
+        for key, layer in self.layers.items():
+            self.prefs.set_layer_state(key, layer.state())
+        self.service.shutdown()
+        super().closeEvent(event)

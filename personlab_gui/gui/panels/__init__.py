@@ -1,0 +1,1 @@
+"""Dock panels around the canvas: images, layers, inspector, decoding trace, settings."""

@@ -1,0 +1,94 @@
+"""The inspector: values of every visible map under the cursor, the clicked pixel's
+embedding distances (or offsets), and the selected person's per-keypoint scores.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6 import QtCore, QtWidgets
+
+from ...core.result import InferenceResult
+from ...core.skeleton import KEYPOINT_NAMES
+from ..layers.base import ProbeRows
+from ..probing import click_rows
+
+
+def _table(columns: list[str]) -> QtWidgets.QTableWidget:
+    table = QtWidgets.QTableWidget(0, len(columns))
+    table.setHorizontalHeaderLabels(columns)
+    table.verticalHeader().setVisible(False)
+    table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.horizontalHeader().setStretchLastSection(True)
+    table.setSizeAdjustPolicy(QtWidgets.QAbstractScrollArea.SizeAdjustPolicy.AdjustToContents)
+    return table
+
+
+def fill_table(table: QtWidgets.QTableWidget, rows: list[tuple[str, ...]]) -> None:
+    table.setRowCount(len(rows))
+    for r, row in enumerate(rows):
+        for c, text in enumerate(row):
+            table.setItem(r, c, QtWidgets.QTableWidgetItem(text))
+
+
+class InspectorPanel(QtWidgets.QWidget):
+    """Three sections: cursor, clicked pixel, selected person."""
+
+    personChosen = QtCore.Signal(int)   # -1: none
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.cursor_table = _table(["map", "value at cursor"])
+        self.click_title = QtWidgets.QLabel("Click the image to probe a pixel.")
+        self.click_table = _table(["clicked pixel", "value"])
+        self.person_combo = QtWidgets.QComboBox()
+        self.person_combo.currentIndexChanged.connect(lambda i: self.personChosen.emit(i - 1))
+        self.person_score = QtWidgets.QLabel()
+        self.person_table = _table(["keypoint", "x", "y", "expected OKS"])
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.cursor_table, 3)
+        layout.addWidget(self.click_title)
+        layout.addWidget(self.click_table, 2)
+        person = QtWidgets.QHBoxLayout()
+        person.addWidget(QtWidgets.QLabel("Person"))
+        person.addWidget(self.person_combo, 1)
+        person.addWidget(self.person_score)
+        layout.addLayout(person)
+        layout.addWidget(self.person_table, 4)
+        self.set_result(None)
+
+    def show_cursor(self, rows: ProbeRows) -> None:
+        fill_table(self.cursor_table, rows)
+
+    def show_click(self, result: InferenceResult | None, xy: np.ndarray | None) -> None:
+        """The clicked pixel: D_ij to every person with long-range offsets, else its vectors."""
+        if result is None or xy is None:
+            self.click_title.setText("Click the image to probe a pixel.")
+            fill_table(self.click_table, [])
+            return
+        what = "embedding distance D" if result.long_refined is not None else "offsets (image px)"
+        self.click_title.setText(f"Clicked ({xy[0]:.0f}, {xy[1]:.0f}): {what}")
+        fill_table(self.click_table, click_rows(result, xy))
+
+    def set_result(self, result: InferenceResult | None) -> None:
+        """Refill the person chooser (keeps nothing selected)."""
+        self._result = result
+        people = result.people if result is not None else []
+        with QtCore.QSignalBlocker(self.person_combo):
+            self.person_combo.clear()
+            self.person_combo.addItem(f"none ({len(people)} detected)")
+            self.person_combo.addItems([f"#{j}  score {p.score:.3f}" for j, p in enumerate(people)])
+        self.show_person(-1)
+
+    def show_person(self, index: int) -> None:
+        """Per-keypoint expected-OKS scores and the instance score of person ``index``."""
+        with QtCore.QSignalBlocker(self.person_combo):
+            self.person_combo.setCurrentIndex(index + 1)
+        if index < 0 or self._result is None:
+            self.person_score.setText("")
+            fill_table(self.person_table, [])
+            return
+        person = self._result.people[index]
+        self.person_score.setText(f"instance score {person.score:.3f}")
+        fill_table(self.person_table, [(name, f"{x:.1f}", f"{y:.1f}", f"{s:.3f}")
+                                       for name, (x, y, s) in zip(KEYPOINT_NAMES, person.keypoints)])

@@ -1,0 +1,63 @@
+"""The decoding trace panel: every step of the greedy decoder, stepped with previous/next;
+the current step is drawn on the canvas by the trace layer.
+"""
+
+from __future__ import annotations
+
+from PySide6 import QtCore, QtWidgets
+
+from ...core.result import InferenceResult
+from ..layers.trace import describe
+
+
+class TracePanel(QtWidgets.QWidget):
+    """A list of steps and previous/next buttons."""
+
+    stepChosen = QtCore.Signal(int)
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.step = -1
+        self.title = QtWidgets.QLabel()
+        self.steps = QtCore.QStringListModel(self)
+        self.list = QtWidgets.QListView()
+        self.list.setModel(self.steps)
+        self.list.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.list.setUniformItemSizes(True)
+        self.list.selectionModel().currentChanged.connect(lambda index, _: self.stepChosen.emit(index.row()))
+        self.previous = QtWidgets.QPushButton("◀ Previous")
+        self.next = QtWidgets.QPushButton("Next ▶")
+        self.previous.clicked.connect(lambda: self.stepChosen.emit(self.step - 1))
+        self.next.clicked.connect(lambda: self.stepChosen.emit(self.step + 1))
+        buttons = QtWidgets.QHBoxLayout()
+        buttons.addWidget(self.previous)
+        buttons.addWidget(self.next)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.title)
+        layout.addLayout(buttons)
+        layout.addWidget(self.list, 1)
+        self.set_result(None)
+
+    def set_result(self, result: InferenceResult | None) -> None:
+        events = result.trace if result is not None else []
+        self.steps.setStringList([f"{i}: {describe(e)}" for i, e in enumerate(events)])
+        if result is None:
+            self.title.setText("No result yet.")
+        elif not events:
+            self.title.setText(f"No trace: the {result.decoder} decoder does not record one.")
+        self.show_step(-1)
+
+    def show_step(self, step: int) -> None:
+        """Reflect the session's current step."""
+        self.step = step
+        count = self.steps.rowCount()
+        if count:
+            self.title.setText(f"Step {step + 1} / {count}" if step >= 0 else f"{count} steps: press Next")
+        with QtCore.QSignalBlocker(self.list.selectionModel()):
+            index = self.steps.index(step) if step >= 0 else QtCore.QModelIndex()
+            self.list.selectionModel().setCurrentIndex(index, QtCore.QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        if step >= 0:
+            self.list.scrollTo(self.steps.index(step))
+        self.previous.setEnabled(step > 0)
+        self.next.setEnabled(step + 1 < count)

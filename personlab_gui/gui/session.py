@@ -1,0 +1,117 @@
+"""The viewer's model: the image list, the current image and result, and what the user
+picked in it (person, probed pixel, trace step). Views listen to its signals; it draws
+nothing and runs nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PySide6 import QtCore
+
+from ..core.image_io import list_images
+from ..core.result import InferenceResult
+
+
+class Session(QtCore.QObject):
+    """State shared by the canvas and the panels."""
+
+    pathsChanged = QtCore.Signal()
+    currentChanged = QtCore.Signal(int)          # index into ``paths`` (-1: none)
+    imageChanged = QtCore.Signal(object)         # RGB array or None
+    resultChanged = QtCore.Signal(object)        # InferenceResult or None
+    personSelected = QtCore.Signal(int)          # -1: none
+    probeChanged = QtCore.Signal(object)         # (2,) image pixel or None
+    traceStepChanged = QtCore.Signal(int)        # -1: none
+
+    def __init__(self, parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self.paths: list[str] = []
+        self.index = -1
+        self.image: np.ndarray | None = None
+        self.result: InferenceResult | None = None
+        self.person = -1
+        self.probe: np.ndarray | None = None
+        self.trace_step = -1
+
+    @property
+    def current_path(self) -> str | None:
+        return self.paths[self.index] if 0 <= self.index < len(self.paths) else None
+
+    # -- the image list ----------------------------------------------------------------
+    def add_paths(self, paths: list[str | os.PathLike]) -> list[str]:
+        """Append files (folders expanded to their images), skip duplicates; return the new ones."""
+        known = set(self.paths)
+        added = []
+        for path in list_images(paths):
+            text = str(Path(path).resolve())
+            if text not in known:
+                known.add(text)
+                added.append(text)
+        if added:
+            self.paths.extend(added)
+            self.pathsChanged.emit()
+        return added
+
+    def open_paths(self, paths: list[str | os.PathLike]) -> None:
+        """Add ``paths`` and show the first of them."""
+        self.add_paths(paths)
+        first = next((str(Path(p).resolve()) for p in list_images(paths)), None)
+        if first in self.paths:
+            self.set_index(self.paths.index(first))
+
+    def set_index(self, index: int) -> None:
+        """Show image ``index`` (clamped); clears the result and every pick."""
+        index = min(max(index, 0), len(self.paths) - 1)
+        if index == self.index:
+            return
+        self.index = index
+        self.image = None
+        self.imageChanged.emit(None)
+        self._set_result(None)
+        self.select_person(-1)
+        self.set_probe(None)
+        self.currentChanged.emit(index)
+
+    def step(self, delta: int) -> None:
+        """Next (+1) or previous (-1) image, wrapping around."""
+        if self.paths:
+            self.set_index((self.index + delta) % len(self.paths))
+
+    # -- what arrives from the workers -------------------------------------------------
+    def set_image(self, path: str, image: np.ndarray) -> None:
+        if path == self.current_path and image is not self.image:
+            self.image = image
+            self.imageChanged.emit(image)
+
+    def set_result(self, path: str, result: InferenceResult) -> None:
+        """A result for ``path`` (ignored unless it is the current image)."""
+        if path == self.current_path and result is not self.result:
+            self._set_result(result)
+
+    def _set_result(self, result: InferenceResult | None) -> None:
+        self.result = result
+        self.resultChanged.emit(result)
+        if result is None or self.person >= result.num_people:
+            self.select_person(-1)
+        self.set_trace_step(-1)
+
+    # -- picks ---------------------------------------------------------------------------
+    def select_person(self, index: int) -> None:
+        if index != self.person:
+            self.person = index
+            self.personSelected.emit(index)
+
+    def set_probe(self, xy: np.ndarray | None) -> None:
+        self.probe = None if xy is None else np.asarray(xy, dtype=np.float64)
+        self.probeChanged.emit(self.probe)
+
+    def set_trace_step(self, step: int) -> None:
+        """Show trace event ``step`` (clamped to the trace; -1: none)."""
+        events = len(self.result.trace) if self.result is not None else 0
+        step = min(max(step, -1), events - 1)
+        if step != self.trace_step:
+            self.trace_step = step
+            self.traceStepChanged.emit(step)

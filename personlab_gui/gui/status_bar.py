@@ -1,0 +1,49 @@
+"""The status bar: device, network and decode times, people found, and background
+progress with a cancel button; messages (errors included) on the left.
+"""
+
+from __future__ import annotations
+
+from PySide6 import QtGui, QtWidgets
+
+from ..core.result import InferenceResult
+
+
+class StatusBar(QtWidgets.QStatusBar):
+    """Permanent figures on the right, transient messages on the left."""
+
+    def __init__(self, cancel: QtGui.QAction, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.device = QtWidgets.QLabel("device: –")
+        self.network = QtWidgets.QLabel("network: – ms")
+        self.decode = QtWidgets.QLabel("decode: – ms")
+        self.people = QtWidgets.QLabel("people: –")
+        self.progress = QtWidgets.QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.setTextVisible(True)
+        self.cancel = QtWidgets.QToolButton()
+        self.cancel.setDefaultAction(cancel)
+        for widget in (self.progress, self.cancel, self.device, self.network, self.decode, self.people):
+            self.addPermanentWidget(widget)
+        self.set_busy(False)
+
+    def set_device(self, name: str) -> None:
+        self.device.setText(f"device: {name}")
+
+    def show_result(self, result: InferenceResult | None) -> None:
+        if result is None:
+            texts = ("network: – ms", "decode: – ms", "people: –")
+        else:
+            texts = (f"network: {result.forward_ms:.0f} ms", f"decode: {result.decode_ms:.0f} ms",
+                     f"people: {result.num_people}")
+        for label, text in zip((self.network, self.decode, self.people), texts):
+            label.setText(text)
+
+    def set_busy(self, busy: bool) -> None:
+        self.progress.setVisible(busy)
+        self.cancel.setVisible(busy)
+
+    def set_progress(self, stage: int, stages: int, text: str) -> None:
+        self.progress.setRange(0, stages)
+        self.progress.setValue(stage)
+        self.progress.setFormat(text)
