@@ -57,3 +57,16 @@ def test_bad_size_and_missing_images_are_refused(coco_dev_train, tmp_path):
         _dataset(coco_dev_train, input_size=256)
     with pytest.raises(InputError, match="not found"):
         CocoPersonDataset(coco_dev_train / "person_keypoints.json", tmp_path)
+
+
+def test_masks_only_people_train_segmentation_but_no_keypoint_or_long_loss(shared_data):
+    root = shared_data / "coco128_person_masks"
+    if not (root / "person_masks.json").is_file():
+        pytest.skip(f"masks-only data not found at {root}")
+    data = CocoPersonDataset(root / "person_masks.json", root / "images", input_size=SIZE, train=False)
+    _, targets = data[0]
+    person = targets["segmentation"] > 0
+    assert person.any()                                          # segmentation is trained there
+    assert torch.equal(targets["keypoint_ignore"] > 0, person)   # keypoint losses ignore them
+    assert not targets["segmentation_ignore"].any()
+    assert not targets["long_weight"].any() and not targets["heatmap"].any()

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from personlab_gui.cli import main
+from personlab_gui.core.losses import personlab_loss
 from personlab_gui.core.model import load_checkpoint
 from personlab_gui.core.train import CheckpointHook, HookBase, TrainConfig, Trainer, state_path, train
 
@@ -134,3 +135,45 @@ def test_eval_hook_metrics_reach_the_model_meta(coco_dev_train, tmp_path):
     train(config, evaluate_fn=evaluate)
     assert calls == [False]
     assert load_checkpoint(config.out)[1]["meta"]["metrics"] == {"keypoints/AP": 0.5}
+
+
+def test_two_training_sets(coco_dev_train, shared_data, tmp_path):
+    masks_root = shared_data / "coco128_person_masks"
+    if not (masks_root / "person_masks.json").is_file():
+        pytest.skip(f"masks-only data not found at {masks_root}")
+    first = _subset(coco_dev_train, tmp_path, 2)
+    gt = json.loads((masks_root / "person_masks.json").read_text())
+    ids = {im["id"] for im in gt["images"][:3]}
+    second = tmp_path / "masks_3.json"
+    second.write_text(json.dumps({**gt, "images": gt["images"][:3],
+                                  "annotations": [a for a in gt["annotations"] if a["image_id"] in ids]}))
+    out = tmp_path / "two.pt"
+    assert main(["train", "--train", str(first), str(second),
+                 "--images", str(coco_dev_train / "images"), str(masks_root / "images"),
+                 "--out", str(out), "--steps", "2", "--batch", "2", "--size", str(SIZE),
+                 "--workers", "0", "--device", "cpu", "--heads", "segmentation,long"]) == 0
+    info = load_checkpoint(out)[1]
+    assert info["meta"]["train_data"] == [[str(first), str(coco_dev_train / "images")],
+                                          [str(second), str(masks_root / "images")]]
+    config = TrainConfig.from_dict(info["meta"]["settings"])
+    trainer = Trainer(config)
+    assert len(trainer.dataset) == 5 and trainer.steps_per_epoch == 3
+    # A batch mixing both sets: the masks-only images add segmentation targets and no
+    # long-range weight, so the long loss is exactly the keypoint image's alone.
+    keypoint_image, masks_image = trainer.dataset[0], trainer.dataset[2]
+    assert keypoint_image[1]["long_weight"].any()
+    assert masks_image[1]["segmentation"].any() and not masks_image[1]["long_weight"].any()
+    batch = torch.utils.data.default_collate([keypoint_image, masks_image])
+    alone = torch.utils.data.default_collate([keypoint_image])
+    with torch.no_grad():
+        mixed_long = personlab_loss(trainer.model(batch[0]), batch[1], trainer.weights)[1]["long"]
+        alone_long = personlab_loss(trainer.model(alone[0]), alone[1], trainer.weights)[1]["long"]
+    torch.testing.assert_close(mixed_long, alone_long)
+
+
+def test_one_images_folder_per_training_json(tmp_path):
+    with pytest.raises(ValueError, match="one training images folder per training JSON"):
+        TrainConfig(train_json=["a.json", "b.json"], train_images="imgs", out=str(tmp_path / "m.pt"),
+                    max_steps=1)
+    config = TrainConfig(train_json="a.json", train_images="imgs", out="m.pt", max_steps=1)
+    assert config.train_json == ("a.json",) and config.train_images == ("imgs",)

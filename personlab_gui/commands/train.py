@@ -27,8 +27,10 @@ _REQUIRED = ("train", "images", "out")
 def configure(parser: argparse.ArgumentParser) -> None:
     """Options of ``train``; every default is None so a resume can tell what was given."""
     data = parser.add_argument_group("data")
-    data.add_argument("--train", metavar="GT.json", help="training COCO keypoints/masks JSON")
-    data.add_argument("--images", metavar="DIR", help="training images folder")
+    data.add_argument("--train", nargs="+", metavar="GT.json",
+                      help="training COCO keypoints/masks JSON(s); several train together")
+    data.add_argument("--images", nargs="+", metavar="DIR",
+                      help="training images folder(s), one per --train file, same order")
     data.add_argument("--val", metavar="GT.json", help="validation COCO JSON (AP during training)")
     data.add_argument("--val-images", metavar="DIR", help="validation images folder")
     model = parser.add_argument_group("model")

@@ -28,7 +28,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import ConcatDataset, DataLoader, DistributedSampler
 
 from .data import CocoPersonDataset
 from .losses import LossWeights, personlab_loss
@@ -47,10 +47,14 @@ class TrainError(Exception):
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything a training run depends on (stored in resume states and model meta)."""
+    """Everything a training run depends on (stored in resume states and model meta).
 
-    train_json: str
-    train_images: str
+    ``train_json`` / ``train_images``: one COCO JSON and its images folder, or several of
+    each (same order); a single string is accepted and stored as a one-element tuple.
+    """
+
+    train_json: str | tuple[str, ...]
+    train_images: str | tuple[str, ...]
     out: str
     val_json: str | None = None
     val_images: str | None = None
@@ -76,6 +80,13 @@ class TrainConfig:
     cancel_file: str | None = None          # training stops when this file exists
 
     def __post_init__(self) -> None:
+        for name in ("train_json", "train_images"):
+            value = getattr(self, name)
+            paths = (value,) if isinstance(value, (str, os.PathLike)) else tuple(value)
+            object.__setattr__(self, name, tuple(str(p) for p in paths))
+        if not self.train_json or len(self.train_json) != len(self.train_images):
+            raise ValueError(f"give one training images folder per training JSON "
+                             f"({len(self.train_json)} JSON, {len(self.train_images)} folders)")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r}; choose from {', '.join(SCHEDULES)}")
         if not self.heads or not set(self.heads) <= set(ALL_HEADS):
@@ -205,11 +216,14 @@ class Trainer:
 
     def _build_data(self) -> None:
         cfg = self.config
-        self.dataset = CocoPersonDataset(cfg.train_json, cfg.train_images, cfg.input_size,
-                                         train=cfg.augment, seed=cfg.seed,
-                                         stride=self.model.output_stride)
-        if len(self.dataset) == 0:
-            raise TrainError(f"{cfg.train_json}: no training images")
+        parts = []
+        for gt_json, image_dir in zip(cfg.train_json, cfg.train_images, strict=True):
+            part = CocoPersonDataset(gt_json, image_dir, cfg.input_size, train=cfg.augment,
+                                     seed=cfg.seed, stride=self.model.output_stride)
+            if len(part) == 0:
+                raise TrainError(f"{gt_json}: no training images")
+            parts.append(part)
+        self.dataset = TrainingSets(parts)
         self.sampler = DistributedSampler(self.dataset, self.dist.world_size, self.dist.rank,
                                           shuffle=True, seed=cfg.seed)
         self.steps_per_epoch = math.ceil(len(self.sampler) / cfg.batch_size)
@@ -311,12 +325,29 @@ class Trainer:
     def final_meta(self) -> dict[str, Any]:
         """Metadata of the final checkpoint."""
         cfg = self.config
-        return {"parent": self.init_info["path"], "train_data": [cfg.train_json, cfg.train_images],
+        return {"parent": self.init_info["path"],
+                "train_data": [list(pair) for pair in zip(cfg.train_json, cfg.train_images)],
                 "val_data": [cfg.val_json, cfg.val_images], "settings": cfg.to_dict(),
                 "trained_this_run": list(cfg.heads), "steps": self.step,
                 "max_steps": self.max_steps, "world_size": self.dist.world_size,
                 "cancelled": self.cancelled, "metrics": dict(self.metrics),
                 "losses": dict(self.losses), "date": _dt.datetime.now().isoformat(timespec="seconds")}
+
+
+class TrainingSets(ConcatDataset):
+    """Several ``CocoPersonDataset`` as one (indices run through them in order).
+
+    Each set keeps its own annotation semantics: people without keypoints (e.g. a
+    masks-only set) train segmentation only; long-range targets exist only on the masks of
+    people with keypoints, so such images add no long-range loss (weight 0), never a
+    target of 0. Every set draws its augmentation from (seed, epoch, index in the set).
+    """
+
+    datasets: list[CocoPersonDataset]
+
+    def set_epoch(self, epoch: int) -> None:
+        for dataset in self.datasets:
+            dataset.set_epoch(epoch)
 
 
 # ---- hooks --------------------------------------------------------------------------------
