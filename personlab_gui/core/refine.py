@@ -9,27 +9,32 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .sampling import bilinear_vector
 from .skeleton import DIRECTED_EDGES, K
 
 MID_REFINE_STEPS = 2
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def _refine_step(vectors: np.ndarray, by: np.ndarray, by_channel: np.ndarray,
                  field_stride: int) -> np.ndarray:
-    """out[c](x) = x' - x + by[by_channel[c]](x'), x' = x + vectors[c](x)."""
+    """out[c](x) = x' - x + by[by_channel[c]](x'), x' = x + vectors[c](x) (float32, bilinear)."""
     n, h, w, _ = vectors.shape
     out = np.empty_like(vectors)
+    inv = np.float32(1.0 / field_stride)
     for c in range(n):
-        src = by_channel[c]
+        field = by[by_channel[c]]
         for i in range(h):
             for j in range(w):
                 vx, vy = vectors[c, i, j, 0], vectors[c, i, j, 1]
-                gx, gy = j + vx / field_stride, i + vy / field_stride
-                sx, sy = bilinear_vector(by, src, gx, gy)
-                out[c, i, j, 0] = vx + sx
-                out[c, i, j, 1] = vy + sy
+                gx = min(max(j + vx * inv, np.float32(0.0)), np.float32(w - 1))
+                gy = min(max(i + vy * inv, np.float32(0.0)), np.float32(h - 1))
+                x0, y0 = min(int(gx), max(w - 2, 0)), min(int(gy), max(h - 2, 0))
+                x1, y1 = min(x0 + 1, w - 1), min(y0 + 1, h - 1)
+                fx, fy = gx - x0, gy - y0
+                for d in range(2):
+                    top = field[y0, x0, d] + (field[y0, x1, d] - field[y0, x0, d]) * fx
+                    bottom = field[y1, x0, d] + (field[y1, x1, d] - field[y1, x0, d]) * fx
+                    out[c, i, j, d] = vectors[c, i, j, d] + top + (bottom - top) * fy
     return out
 
 
