@@ -152,7 +152,8 @@ def main() -> int:
         "open_to_first_draw_ms": {"first_image": round(cold), "next_image": round(warm),
                                   "revisit_cached": round(revisit)},
         "network_ms": round(result.forward_ms), "decode_ms": round(result.decode_ms),
-        "image": f"{IMAGE_WH[0]}x{IMAGE_WH[1]}", "canvas": f"{window.canvas.width()}x{window.canvas.height()}",
+        "image": f"{IMAGE_WH[0]}x{IMAGE_WH[1]}",
+        "canvas": f"{window.canvas.width()}x{window.canvas.height()}",
         "layers_on": layers, "model": engine.model_name, "device": engine.device_name,
         "input_size": window.service.settings.size, "people": result.num_people,
     }

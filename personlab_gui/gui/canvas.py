@@ -25,7 +25,7 @@ class Canvas(pg.GraphicsView):
     clicked = QtCore.Signal(object)   # (2,) image pixel
 
     def __init__(self, layers: dict[str, Layer], parent=None) -> None:
-        super().__init__(parent, background="k")
+        super().__init__(parent, background=(32, 32, 32))
         self.layers = layers
         self.view = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
         self.setCentralItem(self.view)

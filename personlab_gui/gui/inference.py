@@ -50,6 +50,7 @@ class InferenceService(QtCore.QObject):
         self._job: Task | None = None
         self._job_key: Hashable = None
         self._loads: dict[str, Task] = {}
+        self._failed: set[tuple] = set()    # inference keys that failed: not retried by themselves
 
     # -- requests ----------------------------------------------------------------------
     def load_model(self, model: str, device: str) -> None:
@@ -90,8 +91,9 @@ class InferenceService(QtCore.QObject):
             self._job.cancel()
 
     def rerun(self) -> None:
-        """Resume after ``cancel``."""
+        """Resume after ``cancel``, or try a failed image again."""
         self._halted = False
+        self._failed.clear()
         self._schedule()
 
     def shutdown(self, timeout_ms: int = 10000) -> None:
@@ -156,7 +158,7 @@ class InferenceService(QtCore.QObject):
             self._job.cancel()
         if result is not None:
             self.resultReady.emit(path, result)
-        elif self._job is None:
+        elif self._job is None and key not in self._failed:
             self._start_inference(key, image)
 
     def _start_inference(self, key: tuple, image: np.ndarray) -> None:
@@ -176,13 +178,17 @@ class InferenceService(QtCore.QObject):
 
         task = Task(work)
         task.signals.done.connect(lambda value, k=key: self._inference_done(k, *value))
-        task.signals.failed.connect(lambda message, p=path: self.inferenceFailed.emit(p, message))
+        task.signals.failed.connect(lambda message, k=key: self._inference_failed(k, message))
         self._start(task, key)
 
     def _inference_done(self, key: tuple, maps: FieldMaps, result: InferenceResult) -> None:
         path, model, device, settings = key
         self._maps.put((path, model, device, settings.forward_key()), maps)
         self._results.put(key, result)
+
+    def _inference_failed(self, key: tuple, message: str) -> None:
+        self._failed.add(key)
+        self.inferenceFailed.emit(key[0], message)
 
     # -- the compute thread ------------------------------------------------------------
     def _start(self, task: Task, key: Hashable) -> None:

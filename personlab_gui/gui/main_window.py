@@ -87,7 +87,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._action("zoom_in", "Zoom &in", "+", lambda: self.canvas.zoom(ZOOM_STEP))
         self._action("zoom_out", "Zoom &out", "-", lambda: self.canvas.zoom(1 / ZOOM_STEP))
         self._action("cancel", "&Cancel inference", "Esc", self._cancel)
-        self._action("rerun", "&Run again", "F5", self.service.rerun, "Run inference on the current image again")
+        self._action("rerun", "&Run again", "F5", self.service.rerun,
+                     "Run inference on the current image again")
         self._action("shortcuts", "&Keyboard shortcuts", "F1", self.show_shortcuts)
         for key, layer in self.layers.items():
             self._action(f"layer_{key}", f"Show {layer.name}", layer.shortcut,
@@ -160,17 +161,21 @@ class MainWindow(QtWidgets.QMainWindow):
     # -- opening files -------------------------------------------------------------------
     def open_paths(self, paths: list[str]) -> None:
         """Add files/folders to the list, show the first one, remember them as recent."""
-        self.session.open_paths(paths)
-        self.prefs.add_recent([str(Path(p).resolve()) for p in paths])
+        if self.session.open_paths(paths):
+            self.prefs.add_recent([str(Path(p).resolve()) for p in paths])
+        else:
+            self.show_error(f"No images in {', '.join(map(str, paths))}")
 
     def open_files_dialog(self) -> None:
-        files, _ = QtWidgets.QFileDialog.getOpenFileNames(self, "Open images", self.prefs.last_folder(), IMAGE_FILTER)
+        files, _ = QtWidgets.QFileDialog.getOpenFileNames(self, "Open images", self.prefs.last_folder(),
+                                                          IMAGE_FILTER)
         if files:
             self.prefs.set_last_folder(str(Path(files[0]).parent))
             self.open_paths(files)
 
     def open_folder_dialog(self) -> None:
-        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Open a folder of images", self.prefs.last_folder())
+        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Open a folder of images",
+                                                            self.prefs.last_folder())
         if folder:
             self.prefs.set_last_folder(folder)
             self.open_paths([folder])
@@ -271,8 +276,9 @@ class MainWindow(QtWidgets.QMainWindow):
         geometry, state = self.prefs.window()
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1500, 900)
-        if state is not None:
-            self.restoreState(state)
+        if state is None or not self.restoreState(state):
+            docks = [self.docks["Images"], self.docks["Layers"]]
+            self.resizeDocks(docks, [260, 380], QtCore.Qt.Orientation.Horizontal)
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         self.prefs.set_window(self.saveGeometry(), self.saveState())

@@ -70,13 +70,16 @@ def embedding_distances(result: InferenceResult, xy: np.ndarray) -> np.ndarray |
     return distances
 
 
+def distance_text(d: float) -> str:
+    """D, and whether it is close enough for the pixel to join the person's mask."""
+    return f"{d:.3f}  ≤ t: joins" if d <= MASK_THRESHOLD else f"{d:.3f}"
+
+
 def click_rows(result: InferenceResult, xy: np.ndarray) -> list[tuple[str, str]]:
     """What a click reports: D to every person (with long-range), else the pixel's vectors."""
     distances = embedding_distances(result, xy)
     if distances is not None:
-        order = np.argsort(distances)
-        return [(f"D to person #{j}", f"{distances[j]:.3f}" + ("  ≤ t: joins" if distances[j] <= MASK_THRESHOLD else ""))
-                for j in order]
+        return [(f"D to person #{j}", distance_text(distances[j])) for j in np.argsort(distances)]
     return [(label, vector_text(vector)) for label, vector in pixel_vectors(result, xy)]
 
 

@@ -41,26 +41,17 @@ class Session(QtCore.QObject):
         return self.paths[self.index] if 0 <= self.index < len(self.paths) else None
 
     # -- the image list ----------------------------------------------------------------
-    def add_paths(self, paths: list[str | os.PathLike]) -> list[str]:
-        """Append files (folders expanded to their images), skip duplicates; return the new ones."""
-        known = set(self.paths)
-        added = []
-        for path in list_images(paths):
-            text = str(Path(path).resolve())
-            if text not in known:
-                known.add(text)
-                added.append(text)
-        if added:
-            self.paths.extend(added)
+    def open_paths(self, paths: list[str | os.PathLike]) -> int:
+        """Add files (folders expanded to their images) not listed yet and show the first
+        of them; returns how many files ``paths`` named."""
+        files = list(dict.fromkeys(str(Path(p).resolve()) for p in list_images(paths)))
+        new = [f for f in files if f not in self.paths]
+        if new:
+            self.paths.extend(new)
             self.pathsChanged.emit()
-        return added
-
-    def open_paths(self, paths: list[str | os.PathLike]) -> None:
-        """Add ``paths`` and show the first of them."""
-        self.add_paths(paths)
-        first = next((str(Path(p).resolve()) for p in list_images(paths)), None)
-        if first in self.paths:
-            self.set_index(self.paths.index(first))
+        if files:
+            self.set_index(self.paths.index(files[0]))
+        return len(files)
 
     def set_index(self, index: int) -> None:
         """Show image ``index`` (clamped); clears the result and every pick."""

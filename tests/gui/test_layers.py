@@ -20,7 +20,11 @@ OPTIONAL = {"segmentation", "basins", "masks", "long"}
 
 @pytest.fixture
 def layers(qapp):
-    return make_layers()
+    """Every layer, switched on (hidden layers draw nothing)."""
+    made = make_layers()
+    for layer in made.values():
+        layer.visible = True
+    return made
 
 
 def test_grid_transform_puts_cell_centres_on_their_image_pixels():
@@ -53,8 +57,16 @@ def test_heads_a_model_lacks_make_their_layers_absent(layers):
         assert layer.applies_to(pose_only) == (key not in OPTIONAL)
         layer.update(result)
         if key in OPTIONAL:
-            layer.visible = True
             assert not layer.shown and not any(item.isVisible() for item in layer.items)
+
+
+def test_hidden_layers_draw_nothing_until_shown(layers):
+    short = layers["short"]
+    short.visible = False
+    short.update(make_result())
+    assert arrow_count(short.arrows) == 0
+    short.visible = True
+    assert arrow_count(short.arrows) > 0
 
 
 def test_heatmap_layer_shows_the_chosen_map_and_probes_it(layers):
@@ -95,6 +107,7 @@ def test_short_range_arrows_only_where_the_heatmap_says_so(layers):
 
 def test_arrows_are_capped_and_follow_the_view(layers):
     result, short = make_result(), ShortRangeLayer()
+    short.visible = True
     short.update(result)
     short.set_option("keypoint", 0)
     short.view_changed(0.01, np.array([90.0, 20.0, 110.0, 40.0]))
@@ -133,7 +146,6 @@ def test_long_range_layers_and_embedding_distance(layers):
     result = make_result(with_long=True)
     for key in ("long", "segmentation", "basins", "masks"):
         layers[key].update(result)
-        layers[key].visible = True
         assert layers[key].shown
     assert arrow_count(layers["long"].arrows) > 0
     inside = np.array([100.0, 80.0])

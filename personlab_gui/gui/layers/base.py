@@ -106,8 +106,9 @@ class Layer:
         self._apply_visibility()
 
     def refresh(self) -> None:
-        """Redraw from the current result, e.g. after an option or colour map change."""
-        if self.available(self.result):
+        """Redraw from the current result, e.g. after an option or colour map change
+        (hidden layers draw nothing until shown)."""
+        if self._visible and self.available(self.result):
             self._draw(self.result)
         else:
             self._clear()
@@ -118,7 +119,10 @@ class Layer:
 
     @visible.setter
     def visible(self, value: bool) -> None:
+        changed = bool(value) != self._visible
         self._visible = bool(value)
+        if changed:
+            self.refresh()
         self._apply_visibility()
 
     @property

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
 
 from ...core.result import InferenceResult
-from .image_item import FastImageItem
 from .base import Layer, ProbeRows, image_pixel_transform
+from .image_item import FastImageItem
 
 
 class ImageLayer(Layer):

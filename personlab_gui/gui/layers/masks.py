@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
 
 from ...core.result import InferenceResult
 from ..probing import image_pixel
-from .image_item import FastImageItem
 from .base import Layer, ProbeRows, image_pixel_transform
+from .image_item import FastImageItem
 from .palette import person_colors
 
 MASK_ALPHA = 120

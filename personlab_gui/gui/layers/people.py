@@ -77,7 +77,8 @@ class PeopleLayer(Layer):
             groups.append(SegmentGroup(pen, links(keypoints)))
             if weights[j] == 1.0:   # faded people get no label: the inspector lists them
                 top = keypoints[np.argmin(keypoints[:, 1]), :2]
-                labels.append(Label(tuple(top), f"#{j} {result.people[j].score:.2f}", QtGui.QColor(*color, 190)))
+                text = f"#{j} {result.people[j].score:.2f}"
+                labels.append(Label(tuple(top), text, QtGui.QColor(*color, 190)))
         self.skeletons.set_data(groups, labels)
         self._draw_keypoints(result, drawn, weights)
 

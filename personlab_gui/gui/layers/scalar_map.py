@@ -7,14 +7,13 @@ so the photo shows through low values; a ``QTransform`` puts grid cells on image
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
 
 from ...core.result import InferenceResult
 from ...core.skeleton import KEYPOINT_NAMES
 from ..probing import grid_cell
-from .image_item import FastImageItem
 from .base import (COLORMAPS, KEYPOINT_CHOICES, Layer, Option, ProbeRows, grid_transform,
                    keypoint_index, lookup_table)
+from .image_item import FastImageItem
 
 
 class ScalarMapLayer(Layer):

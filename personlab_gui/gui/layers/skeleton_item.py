@@ -86,7 +86,8 @@ class SkeletonItem(pg.GraphicsObject):
         painter.setPen(QtGui.QColor(255, 255, 255))
         for label in self._labels:
             anchor = to_device.map(QtCore.QPointF(*label.pos))
-            box = QtCore.QRectF(metrics.boundingRect(label.text)).adjusted(-LABEL_PAD, -LABEL_PAD, LABEL_PAD, LABEL_PAD)
+            box = QtCore.QRectF(metrics.boundingRect(label.text))
+            box.adjust(-LABEL_PAD, -LABEL_PAD, LABEL_PAD, LABEL_PAD)
             box.moveCenter(QtCore.QPointF(anchor.x(), anchor.y() - box.height()))
             painter.fillRect(box, label.fill)
             painter.drawText(box, QtCore.Qt.AlignmentFlag.AlignCenter, label.text)

@@ -76,6 +76,8 @@ class TraceLayer(Layer):
         self._draw_circle(result, event, x, y)
         self.label.setText(describe(event))
         self.label.setPos(x, y)
+        # keep the text on the image side of the point
+        self.label.setAnchor((1.0 if x > result.image_hw[1] / 2 else 0.0, 1.3))
 
     def _placed_so_far(self, result: InferenceResult) -> np.ndarray:
         """Input-pixel positions of the keypoints the current person received before this step."""

@@ -44,8 +44,9 @@ class LayerRow(QtWidgets.QFrame):
     def _choice_row(self) -> QtWidgets.QHBoxLayout:
         row = QtWidgets.QHBoxLayout()
         if self.layer.colormaps:
-            self.combos["colormap"] = self._combo(self.layer.colormaps, self.layer.colormaps.index(self.layer.colormap),
-                                                  "colour map", self._set_colormap)
+            maps = self.layer.colormaps
+            self.combos["colormap"] = self._combo(maps, maps.index(self.layer.colormap), "colour map",
+                                                  self._set_colormap)
             row.addWidget(self.combos["colormap"])
         for option in self.layer.options:
             combo = self._combo(option.choices, option.index, option.label,

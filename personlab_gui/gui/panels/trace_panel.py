@@ -56,7 +56,8 @@ class TracePanel(QtWidgets.QWidget):
             self.title.setText(f"Step {step + 1} / {count}" if step >= 0 else f"{count} steps: press Next")
         with QtCore.QSignalBlocker(self.list.selectionModel()):
             index = self.steps.index(step) if step >= 0 else QtCore.QModelIndex()
-            self.list.selectionModel().setCurrentIndex(index, QtCore.QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            select = QtCore.QItemSelectionModel.SelectionFlag.ClearAndSelect
+            self.list.selectionModel().setCurrentIndex(index, select)
         if step >= 0:
             self.list.scrollTo(self.steps.index(step))
         self.previous.setEnabled(step > 0)

@@ -1,0 +1,227 @@
+"""The main window end to end on real images and the real model (input size 257)."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from personlab_gui.core.engine import InferenceSettings
+from personlab_gui.core.skeleton import KEYPOINT_NAMES
+from personlab_gui.gui.layers.arrows import arrow_count
+from personlab_gui.gui.probing import grid_cell
+
+from .conftest import RESULT_TIMEOUT_MS, open_and_wait
+
+
+def cells(table: QtWidgets.QTableWidget) -> list[tuple[str, ...]]:
+    return [tuple(table.item(r, c).text() for c in range(table.columnCount()))
+            for r in range(table.rowCount())]
+
+
+def trigger(window, name: str) -> None:
+    window.actions_by_name[name].trigger()
+
+
+def test_inference_result_is_drawn_and_reported(qtbot, window, people_image):
+    result = open_and_wait(qtbot, window, people_image)
+    assert result.num_people > 0 and window.service.settings.size == 257
+    status = window.status
+    assert status.device.text() == "device: CPU"
+    assert status.people.text() == f"people: {result.num_people}"
+    assert status.network.text().startswith("network: ") and status.decode.text().endswith(" ms")
+    people = window.layers["people"]
+    assert people.shown and people.skeletons.segment_count > 0
+    assert window.canvas.image_layer.image.shape[:2] == result.image_hw
+    assert "yolov5_zidane.jpg" in window.windowTitle()
+
+
+def test_every_layer_toggles_from_its_shortcut(qtbot, window, people_image):
+    open_and_wait(qtbot, window, people_image)
+    heads = window.service.engine.trained_heads
+    for key, layer in window.layers.items():
+        row = window.layers_panel.rows[key]
+        assert row.isVisibleTo(window.layers_panel) == layer.applies_to(heads)
+        before = layer.visible
+        trigger(window, f"layer_{key}")
+        assert layer.visible == (not before if layer.applies_to(heads) else before)
+        assert row.check.isChecked() == layer.visible
+    for key in ("hough", "short", "mid"):           # now on, with something drawn
+        layer = window.layers[key]
+        assert layer.shown and all(item.isVisible() for item in layer.items)
+    assert arrow_count(window.layers["short"].arrows) > 0
+    assert len(window.layers["hough"].candidates_item.data) > 0
+
+
+def test_hover_shows_every_visible_map_and_click_probes(qtbot, window, people_image):
+    result = open_and_wait(qtbot, window, people_image)
+    window.layers_panel.toggle("short")
+    nose = result.people[0].keypoints[0, :2]
+    window.canvas.hovered.emit(nose)
+    rows = dict(cells(window.inspector.cursor_table))
+    row, col = grid_cell(result, nose)
+    assert rows["p_k nose"] == f"{result.heatmaps[0, row, col]:.3f}"
+    assert rows["pixel"].startswith(f"({round(nose[0])}, {round(nose[1])})")
+    assert "S nose" in rows and rows["person #0 nose"].startswith("score")
+    window.canvas.clicked.emit(nose)
+    probe = window.layers["probe"]
+    click = cells(window.inspector.click_table)
+    assert arrow_count(probe.arrows) == len(click) >= len(KEYPOINT_NAMES)   # no long-range head
+    assert click[0][0] == "S nose"
+    assert window.session.person == 0                                       # clicked on its nose
+    assert window.inspector.person_score.text() == f"instance score {result.people[0].score:.3f}"
+
+
+def test_selected_person_lists_its_keypoint_scores(qtbot, window, people_image):
+    result = open_and_wait(qtbot, window, people_image)
+    window.inspector.person_combo.setCurrentIndex(2)          # person #1
+    assert window.session.person == 1 and window.layers["people"].selected == 1
+    table = cells(window.inspector.person_table)
+    assert [r[0] for r in table] == list(KEYPOINT_NAMES)
+    assert [float(r[3]) for r in table] == [round(s, 3) for s in result.people[1].keypoints[:, 2]]
+
+
+def test_decoding_trace_steps_are_drawn(qtbot, window, people_image):
+    result = open_and_wait(qtbot, window, people_image)
+    trace, layer = window.trace_panel, window.layers["trace"]
+    assert trace.steps.rowCount() == len(result.trace) > 0
+    trigger(window, "trace_next")
+    assert window.session.trace_step == 0 and result.trace[0].kind == "seed"
+    assert trace.title.text() == f"Step 1 / {len(result.trace)}"
+    np.testing.assert_allclose(layer.marker.data["x"][0], result.transform.to_image(
+        np.array([result.trace[0].x, result.trace[0].y]))[0])
+    trace.next.click()
+    assert window.session.trace_step == 1 and result.trace[1].kind == "edge"
+    assert arrow_count(layer.arrow) == 1
+    trigger(window, "trace_previous")
+    assert window.session.trace_step == 0 and arrow_count(layer.arrow) == 0
+    place = next(i for i, e in enumerate(result.trace) if e.kind == "place")
+    trace.list.setCurrentIndex(trace.steps.index(place))
+    assert window.session.trace_step == place and "place" in layer.label.textItem.toPlainText()
+
+
+def test_only_what_changed_is_recomputed(qtbot, window, people_image, example_image):
+    calls = []
+    engine = window.service.engine
+    forward = engine.forward
+    engine.forward = lambda *a: calls.append("forward") or forward(*a)
+    first = open_and_wait(qtbot, window, people_image)
+    assert calls == ["forward"]
+    window.service.set_settings(InferenceSettings(size=257, min_instance_score=0.05))
+    qtbot.waitUntil(lambda: window.session.result is not first, timeout=RESULT_TIMEOUT_MS)
+    assert calls == ["forward"]                              # decoder-only: cached maps
+    assert all(p.score >= 0.05 for p in window.session.result.people)
+    open_and_wait(qtbot, window, example_image)
+    assert calls == ["forward"] * 2
+    window.session.set_index(0)                              # back: cached result, at once
+    assert window.session.result is not None and calls == ["forward"] * 2
+    window.service.set_settings(InferenceSettings(size=289, min_instance_score=0.05))
+    qtbot.waitUntil(lambda: len(calls) == 3, timeout=RESULT_TIMEOUT_MS)
+
+
+def test_navigation_and_unreadable_images(qtbot, window, people_image, tmp_path):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a jpeg")
+    open_and_wait(qtbot, window, people_image)
+    window.open_paths([str(broken)])
+    qtbot.waitUntil(lambda: "Cannot open image" in window.status.currentMessage(), timeout=RESULT_TIMEOUT_MS)
+    assert str(broken) in window.status.currentMessage()
+    assert window.image_list.list.item(1).toolTip().startswith(str(broken))
+    assert window.session.result is None and window.canvas.image_layer.image is None
+    trigger(window, "next")                                  # wraps to the first image
+    qtbot.waitUntil(lambda: window.session.result is not None, timeout=RESULT_TIMEOUT_MS)
+    assert window.session.index == 0
+    trigger(window, "previous")
+    assert window.session.index == 1
+
+
+def test_a_bad_model_is_reported_and_the_current_one_kept(qtbot, window, people_image):
+    engine = window.service.engine
+    window.service.load_model("no_such_model", "auto")
+    qtbot.waitUntil(lambda: "Model not loaded" in window.status.currentMessage(), timeout=RESULT_TIMEOUT_MS)
+    assert "no_such_model: unknown model" in window.status.currentMessage()
+    assert window.service.engine is engine
+    assert window.settings_panel.model.currentText() == "default"
+    open_and_wait(qtbot, window, people_image)           # still works
+
+
+def test_cancel_stops_inference_and_f5_resumes(qtbot, window, people_image):
+    window.open_paths([str(people_image)])
+    trigger(window, "cancel")
+    qtbot.waitUntil(lambda: not window.service.busy, timeout=RESULT_TIMEOUT_MS)
+    assert window.session.result is None
+    trigger(window, "rerun")
+    qtbot.waitUntil(lambda: window.session.result is not None, timeout=RESULT_TIMEOUT_MS)
+
+
+def test_settings_persist_between_sessions(qtbot, window, prefs):
+    window.layers_panel.toggle("hough")
+    window.layers["heatmap"].set_option("keypoint", 3)
+    window.settings_panel.flip.setChecked(True)
+    window.settings_panel.apply()
+    window.close()
+    from personlab_gui.gui.main_window import MainWindow
+    again = MainWindow(prefs)
+    qtbot.addWidget(again)
+    assert again.layers["hough"].visible
+    assert again.layers["heatmap"].option("keypoint").index == 3
+    assert again.settings_panel.flip.isChecked() and again.service.settings.flip
+    again.service.shutdown()
+
+
+def test_keyboard_shortcuts_reach_the_window(qtbot, window, people_image):
+    open_and_wait(qtbot, window, people_image)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    qtbot.keyClick(window.canvas, QtCore.Qt.Key.Key_O)
+    assert window.layers["hough"].visible
+    qtbot.keyClick(window.canvas, QtCore.Qt.Key.Key_Period)
+    assert window.session.trace_step == 0
+
+
+def test_shortcuts_dialog_lists_layers_and_navigation(qtbot, window):
+    window.show_shortcuts()
+    dialog = window.findChild(QtWidgets.QDialog)
+    keys = {action: key for key, action in cells(dialog.table)}
+    assert keys["Toggle layer: Keypoint heatmap p_k"] == "H"
+    assert keys["Next image"] == "PgDown" and keys["Next trace step"] == "."
+    dialog.close()
+
+
+def test_drag_and_drop_opens_files(qtbot, window, example_image):
+    mime = QtCore.QMimeData()
+    mime.setUrls([QtCore.QUrl.fromLocalFile(str(example_image))])
+    window.dropEvent(QtGui.QDropEvent(QtCore.QPointF(10, 10), QtCore.Qt.DropAction.CopyAction, mime,
+                                      QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier))
+    assert window.session.current_path == str(example_image.resolve())
+    assert window.prefs.recent()[0] == str(example_image.resolve())
+
+
+def test_a_failing_inference_is_reported_once_and_f5_retries(qtbot, window, example_image):
+    engine, calls = window.service.engine, []
+    forward = engine.forward
+
+    def broken(*args):
+        calls.append(1)
+        raise RuntimeError("out of memory\nsecond line")
+
+    engine.forward = broken
+    window.open_paths([str(example_image)])
+    qtbot.waitUntil(lambda: "Inference failed" in window.status.currentMessage(), timeout=RESULT_TIMEOUT_MS)
+    assert window.status.currentMessage() == "Inference failed: RuntimeError: out of memory"
+    qtbot.wait(200)
+    assert calls == [1] and not window.service.busy          # no retry loop
+    engine.forward = forward
+    trigger(window, "rerun")
+    qtbot.waitUntil(lambda: window.session.result is not None, timeout=RESULT_TIMEOUT_MS)
+
+
+def test_folders_open_their_images(qtbot, window, example_image, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(example_image.read_bytes())
+    (folder / "notes.txt").write_text("not an image")
+    window.open_paths([str(folder)])
+    assert window.session.paths == [str((folder / "a.jpg").resolve())]
+    (tmp_path / "empty").mkdir()
+    window.open_paths([str(tmp_path / "empty")])
+    assert window.status.currentMessage() == f"No images in {tmp_path / 'empty'}"
