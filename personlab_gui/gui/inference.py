@@ -10,6 +10,7 @@ Switching images cancels stale work at its next stage boundary; the GUI never wa
 from __future__ import annotations
 
 from collections.abc import Hashable
+from pathlib import Path
 
 import numpy as np
 from PySide6 import QtCore
@@ -164,7 +165,7 @@ class InferenceService(QtCore.QObject):
     def _start_inference(self, key: tuple, image: np.ndarray) -> None:
         path, model, device, settings = key
         engine, maps = self.engine, self._maps.get((path, model, device, settings.forward_key()))
-        name = path.rsplit("/", 1)[-1]
+        name = Path(path).name
 
         def work(task: Task) -> tuple[FieldMaps, InferenceResult]:
             fields = maps
@@ -173,7 +174,7 @@ class InferenceService(QtCore.QObject):
                 fields = engine.forward(image, settings)
             task.report(1, 2, f"decoding: {name}", cancellable=False)
             result = engine.decode(fields, settings)
-            result.mid_refined, result.trace  # computed lazily: do it here, not on the GUI thread
+            _ = result.mid_refined, result.trace   # lazy properties: compute them here, off the GUI thread
             return fields, result
 
         task = Task(work)

@@ -51,10 +51,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self._make_actions()
         self.status = StatusBar(self.actions_by_name["cancel"])
         self.setStatusBar(self.status)
+        self._hover: np.ndarray | None = None   # last image pixel under the mouse
         self._make_panels()
         self._make_menus()
         self._connect()
-        self._hover: np.ndarray | None = None
         self.setAcceptDrops(True)
         self._restore_window()
         model, device = self.prefs.model()
@@ -184,6 +184,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.recent_menu.clear()
         for path in self.prefs.recent():
             self.recent_menu.addAction(path, lambda p=path: self.open_paths([p]))
+        if self.recent_menu.isEmpty():
+            self.recent_menu.addAction("(none yet)").setEnabled(False)
 
     def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:
         if event.mimeData().hasUrls():

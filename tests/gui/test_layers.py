@@ -170,7 +170,7 @@ def test_trace_layer_draws_each_kind_of_step(layers):
     result, trace = make_result(), layers["trace"]
     trace.update(result)
     trace.set_step(0)
-    assert len(trace.marker.data) == 1 and "seed person #0" in trace.label.textItem.toPlainText()
+    assert len(trace.marker.data) == 1 and trace.label.textItem.toPlainText() == "#0 seed nose 0.50"
     trace.set_step(1)
     assert arrow_count(trace.arrow) == 1 and len(trace.history.data) == 1
     trace.set_step(2)

@@ -96,7 +96,7 @@ def test_decoding_trace_steps_are_drawn(qtbot, window, people_image):
     assert window.session.trace_step == 0 and arrow_count(layer.arrow) == 0
     place = next(i for i, e in enumerate(result.trace) if e.kind == "place")
     trace.list.setCurrentIndex(trace.steps.index(place))
-    assert window.session.trace_step == place and "place" in layer.label.textItem.toPlainText()
+    assert window.session.trace_step == place and " place " in layer.label.textItem.toPlainText()
 
 
 def test_only_what_changed_is_recomputed(qtbot, window, people_image, example_image):

@@ -36,6 +36,14 @@ def describe(event: TraceEvent) -> str:
     return f"person #{event.person}: place {name} at {at}, score {event.score:.3f}"
 
 
+def tag(event: TraceEvent) -> str:
+    """A few words for the canvas beside the step's marker."""
+    name = KEYPOINT_NAMES[event.keypoint]
+    if event.kind == "edge":
+        return f"#{event.person} {KEYPOINT_NAMES[event.from_keypoint]} → {name}"
+    return f"#{event.person} {event.kind.replace('_', ' ')} {name} {event.score:.2f}"
+
+
 class TraceLayer(Layer):
     """Draws ``result.trace[step]``."""
 
@@ -51,7 +59,7 @@ class TraceLayer(Layer):
         self.marker = pg.ScatterPlotItem(pxMode=True, size=16, brush=None)
         self.arrow = arrows_item((0, 230, 255), width=2.5)
         self.circle = pg.PlotCurveItem(pen=pg.mkPen(255, 60, 60, width=1.5))
-        self.label = pg.TextItem(color=(255, 255, 255), fill=pg.mkBrush(0, 0, 0, 170), anchor=(0, 1.3))
+        self.label = pg.TextItem(color=(255, 255, 255), fill=pg.mkBrush(0, 0, 0, 170), anchor=(0, -0.4))
         return [self.history, self.marker, self.arrow, self.circle, self.label]
 
     def set_step(self, step: int) -> None:
@@ -74,10 +82,10 @@ class TraceLayer(Layer):
         self.history.setData(pos=to_image(placed) if len(placed) else np.zeros((0, 2)))
         self._draw_arrow(result, event)
         self._draw_circle(result, event, x, y)
-        self.label.setText(describe(event))
+        self.label.setText(tag(event))
         self.label.setPos(x, y)
-        # keep the text on the image side of the point
-        self.label.setAnchor((1.0 if x > result.image_hw[1] / 2 else 0.0, 1.3))
+        # below the point (person labels sit above heads), towards the image centre
+        self.label.setAnchor((1.0 if x > result.image_hw[1] / 2 else 0.0, -0.4))
 
     def _placed_so_far(self, result: InferenceResult) -> np.ndarray:
         """Input-pixel positions of the keypoints the current person received before this step."""
