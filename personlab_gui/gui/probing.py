@@ -16,18 +16,15 @@ HEATMAP_THRESHOLD = 0.1
 EDGE_NAMES: tuple[str, ...] = tuple(f"{KEYPOINT_NAMES[a]}→{KEYPOINT_NAMES[b]}" for a, b in DIRECTED_EDGES)
 
 
+def pixel_index(hw: tuple[int, int], xy: np.ndarray) -> tuple[int, int] | None:
+    """(row, col) of the pixel of an (h, w) array nearest to position ``xy``; None outside."""
+    col, row = np.rint(np.asarray(xy, dtype=np.float64)).astype(int)
+    return (int(row), int(col)) if 0 <= row < hw[0] and 0 <= col < hw[1] else None
+
+
 def grid_cell(result: InferenceResult, xy: np.ndarray) -> tuple[int, int] | None:
     """(row, col) of the field-grid cell nearest to image pixel ``xy``; None outside."""
-    col, row = np.rint(result.image_to_grid(np.asarray(xy, dtype=np.float64))).astype(int)
-    h, w = result.grid_hw
-    return (int(row), int(col)) if 0 <= row < h and 0 <= col < w else None
-
-
-def image_pixel(result: InferenceResult, xy: np.ndarray) -> tuple[int, int] | None:
-    """(row, col) of the image pixel containing ``xy``; None outside the image."""
-    col, row = np.rint(np.asarray(xy, dtype=np.float64)).astype(int)
-    h, w = result.image_hw
-    return (int(row), int(col)) if 0 <= row < h and 0 <= col < w else None
+    return pixel_index(result.grid_hw, result.image_to_grid(xy))
 
 
 def to_image_vector(result: InferenceResult, vector: np.ndarray) -> np.ndarray:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from PySide6 import QtGui, QtWidgets
 
+from .panels.tables import fill_table, text_table
+
 
 def shortcut_rows(actions: list[QtGui.QAction]) -> list[tuple[str, str]]:
     """(key sequence, what it does) for each action with a shortcut."""
@@ -21,16 +23,8 @@ class ShortcutsDialog(QtWidgets.QDialog):
     def __init__(self, actions: list[QtGui.QAction], parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Keyboard shortcuts")
-        rows = shortcut_rows(actions)
-        self.table = QtWidgets.QTableWidget(len(rows), 2)
-        self.table.setHorizontalHeaderLabels(["key", "action"])
-        self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
-        for r, (keys, text) in enumerate(rows):
-            self.table.setItem(r, 0, QtWidgets.QTableWidgetItem(keys))
-            self.table.setItem(r, 1, QtWidgets.QTableWidgetItem(text))
-        self.table.resizeColumnsToContents()
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table = text_table(["key", "action"])
+        fill_table(self.table, shortcut_rows(actions))
         close = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Close)
         close.rejected.connect(self.reject)
         layout = QtWidgets.QVBoxLayout(self)

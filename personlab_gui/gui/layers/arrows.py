@@ -63,7 +63,12 @@ def set_arrows(item: pg.PlotCurveItem, origins: np.ndarray, tips: np.ndarray, he
         x, y = arrow_segments(origins, tips, head)
         item.setData(x=x, y=y, connect="pairs", skipFiniteCheck=True)
     else:
-        item.setData(x=np.zeros(0), y=np.zeros(0))
+        clear_arrows(item)
+
+
+def clear_arrows(item: pg.PlotCurveItem) -> None:
+    """Draw no arrows."""
+    item.setData(x=np.zeros(0), y=np.zeros(0))
 
 
 def arrow_count(item: pg.PlotCurveItem) -> int:

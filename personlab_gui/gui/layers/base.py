@@ -56,7 +56,6 @@ class Layer:
         self.options: list[Option] = self._make_options()
         self._items: list[QtWidgets.QGraphicsItem] = self._make_items()
         self._visible = self.default_visible
-        self._opacity = self.default_opacity
         self._colormap = self.colormaps[0] if self.colormaps else ""
         for item in self._items:
             item.setZValue(self.z)
@@ -103,7 +102,6 @@ class Layer:
         """Show ``result`` (``None``: nothing)."""
         self.result = result
         self.refresh()
-        self._apply_visibility()
 
     def refresh(self) -> None:
         """Redraw from the current result, e.g. after an option or colour map change
@@ -112,6 +110,7 @@ class Layer:
             self._draw(self.result)
         else:
             self._clear()
+        self._apply_visibility()
 
     @property
     def visible(self) -> bool:
@@ -119,11 +118,9 @@ class Layer:
 
     @visible.setter
     def visible(self, value: bool) -> None:
-        changed = bool(value) != self._visible
-        self._visible = bool(value)
-        if changed:
+        if bool(value) != self._visible:
+            self._visible = bool(value)
             self.refresh()
-        self._apply_visibility()
 
     @property
     def shown(self) -> bool:

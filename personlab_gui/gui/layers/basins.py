@@ -8,7 +8,7 @@ import numpy as np
 
 from ...core.result import InferenceResult
 from ...core.skeleton import MASK_THRESHOLD
-from ..probing import image_pixel
+from ..probing import pixel_index
 from .base import Layer, ProbeRows
 from .masks import rgba_overlay_item
 from .palette import person_colors
@@ -53,7 +53,7 @@ class BasinsLayer(Layer):
         self.image_item.clear()
 
     def probe(self, xy: np.ndarray) -> ProbeRows:
-        pixel = image_pixel(self.result, xy)
+        pixel = pixel_index(self.result.image_hw, xy)
         if pixel is None:
             return []
         basin = int(self.result.basins[pixel])

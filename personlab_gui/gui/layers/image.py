@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...core.result import InferenceResult
+from ..probing import pixel_index
 from .base import Layer, ProbeRows, image_pixel_transform
 from .image_item import FastImageItem
 
@@ -40,9 +41,8 @@ class ImageLayer(Layer):
         """The photo does not depend on the result."""
 
     def probe(self, xy: np.ndarray) -> ProbeRows:
-        col, row = np.rint(xy).astype(int)
-        h, w = self.image.shape[:2]
-        if not (0 <= row < h and 0 <= col < w):
+        pixel = pixel_index(self.image.shape[:2], xy)
+        if pixel is None:
             return []
-        r, g, b = self.image[row, col, :3]
-        return [("pixel", f"({col}, {row})  RGB {r} {g} {b}")]
+        r, g, b = self.image[pixel]
+        return [("pixel", f"({pixel[1]}, {pixel[0]})  RGB {r} {g} {b}")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...core.result import InferenceResult
-from ..probing import image_pixel
+from ..probing import pixel_index
 from .base import Layer, ProbeRows, image_pixel_transform
 from .image_item import FastImageItem
 from .palette import person_colors
@@ -45,7 +45,7 @@ class MasksLayer(Layer):
         self.image_item.clear()
 
     def probe(self, xy: np.ndarray) -> ProbeRows:
-        pixel = image_pixel(self.result, xy)
+        pixel = pixel_index(self.result.image_hw, xy)
         if pixel is None:
             return []
         owners = [f"#{j}" for j, p in enumerate(self.result.people) if p.mask is not None and p.mask[pixel]]

@@ -9,7 +9,7 @@ import pyqtgraph as pg
 
 from ...core.result import InferenceResult
 from ..probing import embedding, grid_cell, pixel_vectors
-from .arrows import arrows_item, set_arrows
+from .arrows import arrows_item, clear_arrows, set_arrows
 from .base import Layer
 
 #: Arrow head length in screen pixels.
@@ -37,7 +37,6 @@ class ProbeLayer(Layer):
         """Probe image pixel ``xy`` (None: nothing)."""
         self.point = None if xy is None else np.asarray(xy, dtype=np.float64)
         self.refresh()
-        self._apply_visibility()
 
     def view_changed(self, pixel_size: float, view: np.ndarray) -> None:
         zoomed = pixel_size != self._pixel_size
@@ -62,5 +61,5 @@ class ProbeLayer(Layer):
         self.markers.setData(pos=origin[None])
 
     def _clear(self) -> None:
-        set_arrows(self.arrows, np.zeros((0, 2)), np.zeros((0, 2)), 0.0)
+        clear_arrows(self.arrows)
         self.markers.clear()

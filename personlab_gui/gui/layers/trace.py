@@ -11,7 +11,7 @@ import pyqtgraph as pg
 
 from ...core.result import InferenceResult, TraceEvent
 from ...core.skeleton import KEYPOINT_NAMES, NMS_RADIUS
-from .arrows import arrows_item, set_arrows
+from .arrows import arrows_item, clear_arrows, set_arrows
 from .base import Layer
 
 STYLE = {  # kind -> (scatter symbol, RGB)
@@ -66,7 +66,6 @@ class TraceLayer(Layer):
         """Show trace event ``step`` (-1: none)."""
         self.step = step
         self.refresh()
-        self._apply_visibility()
 
     def available(self, result: InferenceResult | None) -> bool:
         return result is not None and 0 <= self.step < len(result.trace)
@@ -95,7 +94,7 @@ class TraceLayer(Layer):
 
     def _draw_arrow(self, result: InferenceResult, event: TraceEvent) -> None:
         if event.kind != "edge":
-            set_arrows(self.arrow, np.zeros((0, 2)), np.zeros((0, 2)), 0.0)
+            clear_arrows(self.arrow)
             return
         ends = result.transform.to_image(np.array([[event.from_x, event.from_y], [event.x, event.y]]))
         set_arrows(self.arrow, ends[:1], ends[1:], 0.25 * float(np.hypot(*(ends[1] - ends[0]))))
@@ -110,6 +109,6 @@ class TraceLayer(Layer):
     def _clear(self) -> None:
         for item in (self.history, self.marker):
             item.clear()
-        set_arrows(self.arrow, np.zeros((0, 2)), np.zeros((0, 2)), 0.0)
+        clear_arrows(self.arrow)
         self.circle.setData(x=np.zeros(0), y=np.zeros(0))
         self.label.setText("")

@@ -14,7 +14,7 @@ import numpy as np
 from ...core.result import InferenceResult
 from ...core.skeleton import DIRECTED_EDGES, K, KEYPOINT_NAMES, SEGMENTATION_THRESHOLD
 from ..probing import EDGE_NAMES, HEATMAP_THRESHOLD, grid_cell, to_image_vector, vector_text
-from .arrows import arrows_item, set_arrows, thinning_step
+from .arrows import arrows_item, clear_arrows, set_arrows, thinning_step
 from .base import KEYPOINT_CHOICES, Layer, Option, ProbeRows, keypoint_index
 
 Field = tuple[str, np.ndarray, np.ndarray]   # label, (h, w, 2) vectors (input px), (h, w) mask
@@ -102,7 +102,7 @@ class VectorFieldLayer(Layer):
         return sum(int(np.count_nonzero(mask[rows, cols])) for _, _, mask in fields)
 
     def _clear(self) -> None:
-        set_arrows(self.arrows, np.zeros((0, 2)), np.zeros((0, 2)), 0.0)
+        clear_arrows(self.arrows)
         self._built = (0, None)
 
     def probe(self, xy: np.ndarray) -> ProbeRows:

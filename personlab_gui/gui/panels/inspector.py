@@ -11,25 +11,7 @@ from ...core.result import InferenceResult
 from ...core.skeleton import KEYPOINT_NAMES
 from ..layers.base import ProbeRows
 from ..probing import click_rows
-
-
-def _table(columns: list[str]) -> QtWidgets.QTableWidget:
-    table = QtWidgets.QTableWidget(0, len(columns))
-    table.setHorizontalHeaderLabels(columns)
-    table.verticalHeader().setVisible(False)
-    table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
-    header = table.horizontalHeader()
-    header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
-    header.setStretchLastSection(True)
-    table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 6)
-    return table
-
-
-def fill_table(table: QtWidgets.QTableWidget, rows: list[tuple[str, ...]]) -> None:
-    table.setRowCount(len(rows))
-    for r, row in enumerate(rows):
-        for c, text in enumerate(row):
-            table.setItem(r, c, QtWidgets.QTableWidgetItem(text))
+from .tables import fill_table, text_table
 
 
 class InspectorPanel(QtWidgets.QWidget):
@@ -39,13 +21,13 @@ class InspectorPanel(QtWidgets.QWidget):
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
-        self.cursor_table = _table(["map", "value at cursor"])
+        self.cursor_table = text_table(["map", "value at cursor"])
         self.click_title = QtWidgets.QLabel("Click the image to probe a pixel.")
-        self.click_table = _table(["clicked pixel", "value"])
+        self.click_table = text_table(["clicked pixel", "value"])
         self.person_combo = QtWidgets.QComboBox()
         self.person_combo.currentIndexChanged.connect(lambda i: self.personChosen.emit(i - 1))
         self.person_score = QtWidgets.QLabel()
-        self.person_table = _table(["keypoint", "x", "y", "expected OKS"])
+        self.person_table = text_table(["keypoint", "x", "y", "expected OKS"])
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.cursor_table, 3)
