@@ -1,5 +1,6 @@
 """``personlab-gui render``: run the model on one image and render the viewer's canvas,
-with the chosen layers, to a PNG — the same layer classes as the window, offscreen.
+with the chosen layers, to a PNG — the same layer classes as the window, offscreen when
+there is no display.
 """
 
 from __future__ import annotations
@@ -8,10 +9,10 @@ import argparse
 import re
 import sys
 
-from ..core.engine import DEFAULT_SIZE, Engine, InferenceSettings
+from ..core.engine import DEFAULT_SIZE, InferenceSettings
 from ..core.errors import InputError
 from ..core.image_io import load_image
-from ..core.model import CheckpointError
+from .common import engine_from_args
 
 DEFAULT_LAYERS = "heatmap:all,people"
 MAX_DEFAULT_SIDE = 2000
@@ -23,9 +24,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated layers with option values, e.g. "
                              "heatmap:nose,hough:all,mid:5,basins,people (default: %(default)s)")
     parser.add_argument("--out", required=True, help="PNG file to write")
-    parser.add_argument("--size", help="PNG size WxH (default: the image's size)")
-    parser.add_argument("--model", default="default", help="zoo name or checkpoint path")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    parser.add_argument("--size", help="PNG size WxH (default: the image's size, at most "
+                                       f"{MAX_DEFAULT_SIDE} px on the long side)")
+    parser.add_argument("--model", default="default", help="zoo name or checkpoint path (default: %(default)s)")
+    parser.add_argument("--device", default="auto", help="auto|cpu|cuda[:N]|mps (default: %(default)s)")
     parser.add_argument("--input-size", type=int, default=DEFAULT_SIZE,
                         help="network input long side (default: %(default)s)")
 
@@ -47,7 +49,6 @@ def default_size(image_hw: tuple[int, int]) -> tuple[int, int]:
 def run(args: argparse.Namespace) -> int:
     from ..gui.app import application
     application(offscreen_without_display=True)
-    from ..gui.canvas import Canvas
     from ..gui.layer_spec import LayerSpecError, apply_spec, parse_spec
     from ..gui.layers import make_layers
 
@@ -55,23 +56,26 @@ def run(args: argparse.Namespace) -> int:
     try:
         choices = parse_spec(args.layers, layers)
         size = parse_size(args.size) if args.size else None
+        settings = InferenceSettings(size=args.input_size)
         image = load_image(args.image)
-        engine = Engine(args.model, args.device)
-        result = engine.run(image, InferenceSettings(size=args.input_size))
-    except (InputError, CheckpointError, LayerSpecError, ValueError) as exc:
-        print(f"render: {exc}", file=sys.stderr)
+    except (InputError, LayerSpecError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
+    engine = engine_from_args(args)
     for choice in choices:
         if not layers[choice.key].applies_to(engine.trained_heads):
-            print(f"render: skipping layer {choice.key}: model {engine.model_name} lacks the "
+            print(f"warning: skipping layer {choice.key}: model {engine.model_name} lacks the "
                   f"{'/'.join(layers[choice.key].required_heads)} head(s)", file=sys.stderr)
     apply_spec(choices, layers)
-    return _save(Canvas(layers), image, result, size or default_size(image.shape[:2]), args.out)
+    return _save(layers, image, engine.run(image, settings), size or default_size(image.shape[:2]), args.out)
 
 
-def _save(canvas, image, result, size: tuple[int, int], out: str) -> int:
+def _save(layers, image, result, size: tuple[int, int], out: str) -> int:
     from PySide6 import QtCore, QtWidgets
 
+    from ..gui.canvas import Canvas
+
+    canvas = Canvas(layers)
     canvas.setAttribute(QtCore.Qt.WidgetAttribute.WA_DontShowOnScreen)
     canvas.resize(*size)
     canvas.show()
@@ -80,7 +84,7 @@ def _save(canvas, image, result, size: tuple[int, int], out: str) -> int:
     canvas.fit()
     QtWidgets.QApplication.processEvents()
     if not canvas.grab().save(out, "PNG"):
-        print(f"render: {out}: cannot write the PNG", file=sys.stderr)
+        print(f"error: {out}: cannot write the PNG", file=sys.stderr)
         return 2
     print(f"wrote {out} ({size[0]}x{size[1]}, {result.num_people} people)")
     return 0

@@ -233,6 +233,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.prefs.set_model(model, device)
         self.status.set_device(engine.device_name)
         self.layers_panel.set_trained_heads(engine.trained_heads)
+        self.settings_panel.set_trained_heads(engine.trained_heads)
         self.status.showMessage(f"Model {engine.model_name} on {engine.device_name} "
                                 f"(heads: {', '.join(engine.trained_heads)})", 5000)
 

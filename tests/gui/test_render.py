@@ -44,13 +44,19 @@ def test_render_writes_the_canvas_to_a_png(tmp_path, example_image, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["--size", "12x"], "--size must be WxH"),
-    (["--model", "no_such_model"], "no_such_model: unknown model"),
     (["--layers", "heatmap:elbow"], "heatmap:elbow: not a choice"),
 ])
 def test_render_errors_are_one_line(tmp_path, example_image, capsys, args, message):
     assert main(["render", str(example_image), "--out", str(tmp_path / "x.png"), *args]) == 2
     err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+def test_render_with_an_unknown_model(tmp_path, example_image, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["render", str(example_image), "--out", str(tmp_path / "x.png"), "--model", "no_such_model"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.startswith("error: no_such_model: unknown model")
 
 
 def test_render_of_a_missing_image(tmp_path, capsys):

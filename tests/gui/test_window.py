@@ -50,6 +50,7 @@ def test_every_layer_toggles_from_its_shortcut(qtbot, window, people_image):
         assert layer.shown and all(item.isVisible() for item in layer.items)
     assert arrow_count(window.layers["short"].arrows) > 0
     assert len(window.layers["hough"].candidates_item.data) > 0
+    assert not window.settings_panel.mask_assignment.isVisibleTo(window)   # no masks from this model
 
 
 def test_hover_shows_every_visible_map_and_click_probes(qtbot, window, people_image):

@@ -11,10 +11,12 @@ import dataclasses
 
 from PySide6 import QtCore, QtWidgets
 
-from ...core.engine import DECODERS, InferenceSettings
+from ...core.engine import DECODERS, MASK_ASSIGNMENTS, InferenceSettings
 from ...core.model.zoo import zoo_names
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+#: Heads a model needs for instance masks (and so for the mask assignment to matter).
+MASK_HEADS = {"segmentation", "long"}
 DEBOUNCE_MS = 300
 
 
@@ -51,6 +53,9 @@ class SettingsPanel(QtWidgets.QWidget):
         self.flip = QtWidgets.QCheckBox("average with the mirrored image")
         self.decoder = QtWidgets.QComboBox()
         self.decoder.addItems(list(DECODERS))
+        self.mask_assignment = QtWidgets.QComboBox()
+        self.mask_assignment.addItems(list(MASK_ASSIGNMENTS))
+        self.mask_assignment.setToolTip("pixel → person rule for instance masks")
         self.thresholds = {name: self._threshold_box() for name in threshold_fields()}
         self.error = QtWidgets.QLabel()
         self.error.setStyleSheet("color: #e05050")
@@ -58,6 +63,7 @@ class SettingsPanel(QtWidgets.QWidget):
         self._timer = QtCore.QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self._timer.timeout.connect(self.apply)
         self._layout()
+        self.set_trained_heads(())
         self.show_model(model, device)
         self.show_settings(settings)
         self._connect()
@@ -74,13 +80,14 @@ class SettingsPanel(QtWidgets.QWidget):
         model_row = QtWidgets.QHBoxLayout()
         model_row.addWidget(self.model, 1)
         model_row.addWidget(self.browse)
-        form = QtWidgets.QFormLayout(self)
+        self.form = form = QtWidgets.QFormLayout(self)
         form.addRow("Model", model_row)
         form.addRow("Device", self.device)
         form.addRow("Input long side", self.size)
         form.addRow("Scales", self.scales)
         form.addRow("Flip", self.flip)
         form.addRow("Decoder", self.decoder)
+        form.addRow("Mask assignment", self.mask_assignment)
         for name, box in self.thresholds.items():
             form.addRow(name.replace("_", " ").capitalize(), box)
         form.addRow(self.error)
@@ -90,7 +97,7 @@ class SettingsPanel(QtWidgets.QWidget):
         self.device.activated.connect(self._model_activated)
         self.browse.clicked.connect(self._browse)
         for signal in (self.size.valueChanged, self.scales.textEdited, self.flip.toggled,
-                       self.decoder.currentIndexChanged,
+                       self.decoder.currentIndexChanged, self.mask_assignment.currentIndexChanged,
                        *(box.valueChanged for box in self.thresholds.values())):
             signal.connect(self._timer.start)
 
@@ -104,12 +111,14 @@ class SettingsPanel(QtWidgets.QWidget):
     def show_settings(self, settings: InferenceSettings) -> None:
         """Reflect ``settings`` without emitting anything."""
         with contextlib.ExitStack() as stack:
-            for widget in (self.size, self.scales, self.flip, self.decoder, *self.thresholds.values()):
+            for widget in (self.size, self.scales, self.flip, self.decoder, self.mask_assignment,
+                           *self.thresholds.values()):
                 stack.enter_context(QtCore.QSignalBlocker(widget))
             self.size.setValue(settings.size)
             self.scales.setText(", ".join(f"{s:g}" for s in settings.scales))
             self.flip.setChecked(settings.flip)
             self.decoder.setCurrentText(settings.decoder)
+            self.mask_assignment.setCurrentText(settings.mask_assignment)
             for name, box in self.thresholds.items():
                 box.setValue(getattr(settings, name))
 
@@ -117,7 +126,12 @@ class SettingsPanel(QtWidgets.QWidget):
         """The settings the widgets describe; ValueError (one line) if they are invalid."""
         values = {name: box.value() for name, box in self.thresholds.items()}
         return InferenceSettings(size=self.size.value(), scales=parse_scales(self.scales.text()),
-                                 flip=self.flip.isChecked(), decoder=self.decoder.currentText(), **values)
+                                 flip=self.flip.isChecked(), decoder=self.decoder.currentText(),
+                                 mask_assignment=self.mask_assignment.currentText(), **values)
+
+    def set_trained_heads(self, heads: tuple[str, ...]) -> None:
+        """Offer the mask assignment only to models that produce masks."""
+        self.form.setRowVisible(self.mask_assignment, MASK_HEADS <= set(heads))
 
     def apply(self) -> None:
         """Emit the edited settings now (or show why they are invalid)."""
