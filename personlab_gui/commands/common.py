@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..core.engine import DECODERS, DEFAULT_SIZE, Engine, InferenceSettings
+from ..core.engine import DECODERS, DEFAULT_SIZE, MASK_ASSIGNMENTS, Engine, InferenceSettings
 
 
 def add_inference_options(parser: argparse.ArgumentParser) -> None:
@@ -16,11 +16,14 @@ def add_inference_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--scales", type=float, nargs="+", default=[1.0], help="test-time scales, e.g. 0.75 1 1.5")
     g.add_argument("--flip", action="store_true", help="also run the mirrored image (test-time flip)")
     g.add_argument("--decoder", choices=DECODERS, default="personlab")
+    g.add_argument("--mask-assignment", choices=MASK_ASSIGNMENTS, default="embedding",
+                   help="pixel -> person rule for masks: PersonLab's embedding, or the "
+                        "skeleton / bodypix baselines (default: %(default)s)")
 
 
 def settings_from_args(args: argparse.Namespace) -> InferenceSettings:
     return InferenceSettings(size=args.size, scales=tuple(args.scales), flip=args.flip,
-                             decoder=args.decoder)
+                             decoder=args.decoder, mask_assignment=args.mask_assignment)
 
 
 def engine_from_args(args: argparse.Namespace) -> Engine:

@@ -25,6 +25,8 @@ from .result import InferenceResult, Person
 from .skeleton import ALL_HEADS
 
 DECODERS = ("personlab", "posenet")
+#: Mask assignment rules of ``segment.add_masks`` (kept here so importing settings stays light).
+MASK_ASSIGNMENTS = ("embedding", "skeleton", "bodypix")
 DEFAULT_SIZE = 641
 
 
@@ -38,10 +40,14 @@ class InferenceSettings:
     decoder: str = "personlab"
     candidate_threshold: float = CANDIDATE_THRESHOLD
     min_instance_score: float = 0.0
+    mask_assignment: str = "embedding"      # one of MASK_ASSIGNMENTS (PersonLab: embedding)
 
     def __post_init__(self) -> None:
         if self.decoder not in DECODERS:
             raise ValueError(f"unknown decoder {self.decoder!r}; choose from {', '.join(DECODERS)}")
+        if self.mask_assignment not in MASK_ASSIGNMENTS:
+            raise ValueError(f"unknown mask assignment {self.mask_assignment!r}; "
+                             f"choose from {', '.join(MASK_ASSIGNMENTS)}")
         if self.size < 33 or any(s <= 0 for s in self.scales):
             raise ValueError("input size must be >= 33 and scales positive")
 
@@ -159,7 +165,7 @@ def decode_fields(maps: FieldMaps, settings: InferenceSettings, output_stride: i
         forward_ms=maps.forward_ms, device=device_name)
     if {"segmentation", "long"} <= set(maps.trained_heads):
         from .segment import add_masks
-        add_masks(result, f["segmentation"], f["long"])
+        add_masks(result, f["segmentation"], f["long"], assignment=settings.mask_assignment)
     result.decode_ms = maps.fuse_ms + (time.perf_counter() - t0) * 1e3
     return result
 
