@@ -111,7 +111,8 @@ class InferenceService(QtCore.QObject):
 
     # -- images ------------------------------------------------------------------------
     def _load_image(self, path: str) -> None:
-        if path in self._loads:
+        pending = self._loads.get(path)
+        if pending is not None and not pending.is_cancelled:
             return
 
         def work(task: Task) -> np.ndarray:
@@ -119,21 +120,26 @@ class InferenceService(QtCore.QObject):
             return load_image(path)
 
         task = Task(work)
-        task.signals.done.connect(lambda image, p=path: self._image_loaded(p, image))
-        task.signals.failed.connect(lambda message, p=path: self._image_failed(p, message))
-        task.signals.cancelled.connect(lambda p=path: self._loads.pop(p, None))
+        task.signals.done.connect(lambda image, p=path, t=task: self._image_loaded(p, t, image))
+        task.signals.failed.connect(lambda message, p=path, t=task: self._image_failed(p, t, message))
+        task.signals.cancelled.connect(lambda p=path, t=task: self._load_ended(p, t))
         self._loads[path] = task
         self._io.start(task)
 
-    def _image_loaded(self, path: str, image: np.ndarray) -> None:
-        self._loads.pop(path, None)
+    def _load_ended(self, path: str, task: Task) -> None:
+        if self._loads.get(path) is task:   # a newer load of the same file may have replaced it
+            del self._loads[path]
+        task.release()
+
+    def _image_loaded(self, path: str, task: Task, image: np.ndarray) -> None:
+        self._load_ended(path, task)
         self._images.put(path, image)
         if path == self._current:
             self.imageLoaded.emit(path, image)
             self._schedule()
 
-    def _image_failed(self, path: str, message: str) -> None:
-        self._loads.pop(path, None)
+    def _image_failed(self, path: str, task: Task, message: str) -> None:
+        self._load_ended(path, task)
         self.imageFailed.emit(path, message)
 
     # -- inference ---------------------------------------------------------------------
@@ -205,6 +211,7 @@ class InferenceService(QtCore.QObject):
         self._compute.start(task)
 
     def _finished(self, task: Task) -> None:
+        task.release()
         if task is self._job:
             self._job, self._job_key = None, None
             self.busyChanged.emit(False)

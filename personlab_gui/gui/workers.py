@@ -38,11 +38,14 @@ class Task(QtCore.QRunnable):
     """One cancellable unit of background work."""
 
     def __init__(self, fn: Callable[["Task"], Any]) -> None:
-        super().__init__()
-        self.setAutoDelete(False)
+        super().__init__()   # auto-deleted by the pool after run(): only Python state is used after
         self.signals = TaskSignals()
         self._fn = fn
         self._cancelled = False
+
+    def release(self) -> None:
+        """Drop the signals and every slot connected to them (call once the outcome is handled)."""
+        self.signals.deleteLater()
 
     def cancel(self) -> None:
         self._cancelled = True

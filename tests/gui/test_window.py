@@ -226,3 +226,24 @@ def test_folders_open_their_images(qtbot, window, example_image, tmp_path):
     (tmp_path / "empty").mkdir()
     window.open_paths([str(tmp_path / "empty")])
     assert window.status.currentMessage() == f"No images in {tmp_path / 'empty'}"
+
+
+def test_switching_fast_ends_on_the_last_image_and_frees_finished_tasks(qtbot, window, people_image,
+                                                                        example_image):
+    import gc
+
+    from personlab_gui.gui.workers import Task
+
+    def tasks() -> set[int]:
+        gc.collect()
+        return {id(o) for o in gc.get_objects() if type(o) is Task}
+
+    earlier = tasks()                                      # left by other tests' windows
+    for path in (people_image, example_image, people_image):
+        window.open_paths([str(path)])                     # no waiting in between
+    qtbot.waitUntil(lambda: window.session.result is not None, timeout=RESULT_TIMEOUT_MS)
+    assert window.session.current_path == str(people_image.resolve())
+    assert window.session.result.image_hw == window.canvas.image_layer.image.shape[:2]
+    qtbot.waitUntil(lambda: not window.service.busy, timeout=RESULT_TIMEOUT_MS)
+    QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete)  # as the app's loop does
+    assert not tasks() - earlier                           # nor the images they held
