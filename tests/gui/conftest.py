@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import pytest
 from PySide6 import QtCore
 
@@ -12,6 +13,7 @@ from personlab_gui.core.engine import InferenceSettings
 from personlab_gui.gui.app import EXAMPLE_IMAGE
 from personlab_gui.gui.preferences import Preferences
 
+SHARED_PHOTO = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "people" / "yolov5_zidane.jpg"
 TEST_SIZE = 257
 #: Engine loading and CPU inference at 257 px take about a second; allow for a busy machine.
 RESULT_TIMEOUT_MS = 60_000
@@ -38,11 +40,9 @@ def window(qtbot, prefs: Preferences):
 
 
 @pytest.fixture
-def people_image(shared_data: Path) -> Path:
-    path = shared_data / "people" / "yolov5_zidane.jpg"
-    if not path.is_file():
-        pytest.skip(f"{path} not found")
-    return path
+def people_image() -> Path:
+    """A real photo of people: the shared data's, else the bundled astronaut (one person)."""
+    return SHARED_PHOTO if SHARED_PHOTO.is_file() else EXAMPLE_IMAGE
 
 
 def open_and_wait(qtbot, window, path: Path | str):
@@ -56,3 +56,11 @@ def open_and_wait(qtbot, window, path: Path | str):
 @pytest.fixture
 def example_image() -> Path:
     return EXAMPLE_IMAGE
+
+
+@pytest.fixture
+def other_image(tmp_path: Path) -> Path:
+    """A second photo, different from ``people_image`` whichever that is: the astronaut, mirrored."""
+    path = tmp_path / "astronaut_mirrored.png"
+    cv2.imwrite(str(path), cv2.imread(str(EXAMPLE_IMAGE))[:, ::-1])
+    return path

@@ -32,7 +32,7 @@ def test_inference_result_is_drawn_and_reported(qtbot, window, people_image):
     people = window.layers["people"]
     assert people.shown and people.skeletons.segment_count > 0
     assert window.canvas.image_layer.image.shape[:2] == result.image_hw
-    assert "yolov5_zidane.jpg" in window.windowTitle()
+    assert people_image.name in window.windowTitle()
 
 
 def test_every_layer_toggles_from_its_shortcut(qtbot, window, people_image):
@@ -100,7 +100,7 @@ def test_decoding_trace_steps_are_drawn(qtbot, window, people_image):
     assert window.session.trace_step == place and " place " in layer.label.textItem.toPlainText()
 
 
-def test_only_what_changed_is_recomputed(qtbot, window, people_image, example_image):
+def test_only_what_changed_is_recomputed(qtbot, window, people_image, other_image):
     calls = []
     engine = window.service.engine
     forward = engine.forward
@@ -111,7 +111,7 @@ def test_only_what_changed_is_recomputed(qtbot, window, people_image, example_im
     qtbot.waitUntil(lambda: window.session.result is not first, timeout=RESULT_TIMEOUT_MS)
     assert calls == ["forward"]                              # decoder-only: cached maps
     assert all(p.score >= 0.05 for p in window.session.result.people)
-    open_and_wait(qtbot, window, example_image)
+    open_and_wait(qtbot, window, other_image)
     assert calls == ["forward"] * 2
     window.session.set_index(0)                              # back: cached result, at once
     assert window.session.result is not None and calls == ["forward"] * 2
@@ -229,7 +229,7 @@ def test_folders_open_their_images(qtbot, window, example_image, tmp_path):
 
 
 def test_switching_fast_ends_on_the_last_image_and_frees_finished_tasks(qtbot, window, people_image,
-                                                                        example_image):
+                                                                        other_image):
     import gc
 
     from personlab_gui.gui.workers import Task
@@ -239,7 +239,7 @@ def test_switching_fast_ends_on_the_last_image_and_frees_finished_tasks(qtbot, w
         return {id(o) for o in gc.get_objects() if type(o) is Task}
 
     earlier = tasks()                                      # left by other tests' windows
-    for path in (people_image, example_image, people_image):
+    for path in (people_image, other_image, people_image):
         window.open_paths([str(path)])                     # no waiting in between
     qtbot.waitUntil(lambda: window.session.result is not None, timeout=RESULT_TIMEOUT_MS)
     assert window.session.current_path == str(people_image.resolve())
