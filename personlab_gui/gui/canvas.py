@@ -1,5 +1,8 @@
 """The central canvas: a pyqtgraph ViewBox (y down, square pixels, pan/zoom) holding every
 layer's items, in original image pixels. Emits the image pixel under the mouse and clicks.
+
+Vector items (arrows, people, markers) are drawn by the scene; the raster layers (the
+photo and the maps) through one ``RasterCompositor`` at the bottom of the stack.
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ from PySide6 import QtCore
 from ..core.result import InferenceResult
 from .layers import Layer
 from .layers.base import ProbeRows
+from .compositor import RasterCompositor
 from .layers.image import ImageLayer
+from .layers.image_item import FastImageItem
 
 #: Margin around the image when fitting it to the window, as a fraction of its size.
 FIT_PADDING = 0.02
@@ -29,9 +34,15 @@ class Canvas(pg.GraphicsView):
         self.layers = layers
         self.view = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
         self.setCentralItem(self.view)
+        self.rasters = RasterCompositor()
+        self.rasters.setZValue(self.image_layer.z)
+        self.view.addItem(self.rasters, ignoreBounds=True)
         for layer in layers.values():
             for item in layer.items:
-                self.view.addItem(item, ignoreBounds=True)
+                if isinstance(item, FastImageItem):
+                    self.rasters.add_source(item)
+                else:
+                    self.view.addItem(item, ignoreBounds=True)
         self.view.sigRangeChanged.connect(self._range_changed)
         self.scene().sigMouseMoved.connect(self._mouse_moved)
         self.scene().sigMouseClicked.connect(self._mouse_clicked)
@@ -47,6 +58,7 @@ class Canvas(pg.GraphicsView):
         self.image_layer.set_image(image)
         if image is not None and image.shape[:2] != self._image_hw:
             self._image_hw = image.shape[:2]
+            self.rasters.set_extent(self._image_hw)
             self.fit()
 
     def set_result(self, result: InferenceResult | None) -> None:

@@ -4,15 +4,16 @@ applies its opacity to the picture itself.
 pyqtgraph renders lookup-table images as non-premultiplied ARGB32, which QPainter
 converts on *every* paint, and an item opacity below 1 sends every paint down a slow
 blending path (4-5x slower). Converting once per render (premultiplied ARGB32, or RGB32
-without alpha) and scaling the premultiplied pixels by the opacity keeps pan/zoom
-repaints cheap; an opacity change costs one re-render instead.
+without alpha) and scaling the premultiplied pixels by the opacity keeps repaints cheap;
+an opacity change costs one re-render instead. ``picture()`` gives the rendered image to
+whoever draws it (the canvas blends overlays together, see ``gui.compositor``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtGui
+from PySide6 import QtCore, QtGui
 
 _ALPHA = QtGui.QImage.Format.Format_ARGB32_Premultiplied
 _OPAQUE = QtGui.QImage.Format.Format_RGB32
@@ -20,6 +21,9 @@ _OPAQUE = QtGui.QImage.Format.Format_RGB32
 
 class FastImageItem(pg.ImageItem):
     """Row-major ImageItem drawing a pre-converted, pre-faded QImage."""
+
+    #: The picture changed in a way ``sigImageChanged`` does not report (opacity, clear).
+    sigPictureChanged = QtCore.Signal()
 
     def __init__(self) -> None:
         super().__init__(axisOrder="row-major", autoDownsample=False)
@@ -31,6 +35,19 @@ class FastImageItem(pg.ImageItem):
             self._alpha = alpha
             self._renderRequired = True   # pyqtgraph's own re-render flag
             self.update()
+            self.sigPictureChanged.emit()
+
+    def clear(self) -> None:
+        super().clear()
+        self.sigPictureChanged.emit()
+
+    def picture(self) -> QtGui.QImage | None:
+        """The rendered image (rendering it first if needed); None without data."""
+        if self.image is None:
+            return None
+        if self._renderRequired or self.qimage is None:
+            self.render()
+        return self.qimage
 
     def render(self) -> None:
         super().render()

@@ -3,8 +3,9 @@
 Each layer draws ONE batched curve item, only where the field has meaning (heatmap
 p > 0.1 for short/mid, segmentation p_S > 0.5 for long), thinned to a power-of-two grid
 step that keeps arrows readable at the current zoom, for the visible area plus a margin
-(rebuilt when the view leaves it), and never more than ``MAX_ARROWS``: drawing costs
-per line, and that bound keeps pan/zoom repaints fast.
+(rebuilt when the view leaves it), and never more than ``MAX_ARROWS`` arrows or
+``MAX_INK_PX`` screen pixels of them: drawing costs per line and per pixel, and those
+bounds keep pan/zoom repaints fast.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from .arrows import arrows_item, clear_arrows, set_arrows, thinning_step
 from .base import KEYPOINT_CHOICES, Layer, Option, ProbeRows, keypoint_index
 
 Field = tuple[str, np.ndarray, np.ndarray]   # label, (h, w, 2) vectors (input px), (h, w) mask
-#: Most arrows one layer draws; beyond it the grid step doubles.
-MAX_ARROWS = 1500
+#: Most arrows one layer draws, and most screen pixels of arrow shafts (drawing costs per
+#: line and per pixel); beyond either the grid step doubles.
+MAX_ARROWS = 1000
+MAX_INK_PX = 200_000
 #: Arrows are built for the visible area plus this fraction of its size on each side.
 VIEW_MARGIN = 0.5
 
@@ -83,23 +86,31 @@ class VectorFieldLayer(Layer):
         area = None if self._view is None else expand(self._view, VIEW_MARGIN)
         fields = self.fields(result)
         self.step = zoom_step
-        while self._count(result, fields, area) > MAX_ARROWS:
+        origins, tips = self._arrows(result, fields, area)
+        while self._too_many(origins, tips) and self.step < max(result.grid_hw):
             self.step *= 2
+            origins, tips = self._arrows(result, fields, area)
+        set_arrows(self.arrows, origins, tips, 0.4 * self.cell_size(result) * self.step)
+        self._built = (zoom_step, area)
+
+    def _arrows(self, result: InferenceResult, fields: list[Field], area: np.ndarray | None
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """(origins, tips) in image pixels of the arrows at the current step inside ``area``."""
         rows, cols = grid_window(result, area, self.step)
-        origins, tips = [], []
+        starts, ends = [], []
         for _, vectors, mask in fields:
             r, c = np.nonzero(mask[rows, cols])
             r, c = rows.start + r * self.step, cols.start + c * self.step
             start = np.stack([c, r], axis=1) * float(result.field_stride)
-            origins.append(result.transform.to_image(start))
-            tips.append(result.transform.to_image(start + vectors[r, c]))
-        head = 0.4 * self.cell_size(result) * self.step
-        set_arrows(self.arrows, np.concatenate(origins), np.concatenate(tips), head)
-        self._built = (zoom_step, area)
+            starts.append(start)
+            ends.append(start + vectors[r, c])
+        to_image = result.transform.to_image
+        return to_image(np.concatenate(starts)), to_image(np.concatenate(ends))
 
-    def _count(self, result: InferenceResult, fields: list[Field], area: np.ndarray | None) -> int:
-        rows, cols = grid_window(result, area, self.step)
-        return sum(int(np.count_nonzero(mask[rows, cols])) for _, _, mask in fields)
+    def _too_many(self, origins: np.ndarray, tips: np.ndarray) -> bool:
+        """More arrows, or more arrow length on screen, than stays readable and cheap."""
+        ink = np.hypot(*(tips - origins).T).sum() / self._pixel_size
+        return len(origins) > MAX_ARROWS or ink > MAX_INK_PX
 
     def _clear(self) -> None:
         clear_arrows(self.arrows)
