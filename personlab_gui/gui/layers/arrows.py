@@ -8,7 +8,6 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtGui
 
 #: Minimum distance between drawn arrow origins, in screen pixels.
 MIN_SPACING_PX = 14.0
@@ -40,21 +39,16 @@ def arrow_segments(origins: np.ndarray, tips: np.ndarray, head: float) -> tuple[
     return points[:, 0], points[:, 1]
 
 
-def segments_item(pen: QtGui.QPen) -> pg.PlotCurveItem:
-    """A curve item drawing independent segments (point pairs) with one ``drawLines`` call.
+def arrows_item(color: tuple[int, int, int], width: float = 1.0) -> pg.PlotCurveItem:
+    """One batched curve item drawing any number of arrows with one ``drawLines`` call.
 
-    Forcing ``segmentedLineMode`` matters: the default path drawing strokes thousands of
-    sub-paths and is many times slower on the raster engine.
+    Opaque, because translucent lines take the raster engine's slow path; and in forced
+    ``segmentedLineMode``, because stroking thousands of sub-paths is many times slower.
     """
-    item = pg.PlotCurveItem(pen=pen, connect="pairs", skipFiniteCheck=True, antialias=False)
+    item = pg.PlotCurveItem(pen=pg.mkPen(color, width=width), connect="pairs", skipFiniteCheck=True,
+                            antialias=False)
     item.setSegmentedLineMode("on")
     return item
-
-
-def arrows_item(color: tuple[int, int, int], width: float = 1.0) -> pg.PlotCurveItem:
-    """One batched curve item drawing any number of arrows, opaque (translucent lines
-    take the raster engine's slow path)."""
-    return segments_item(pg.mkPen(color, width=width))
 
 
 def set_arrows(item: pg.PlotCurveItem, origins: np.ndarray, tips: np.ndarray, head: float) -> None:

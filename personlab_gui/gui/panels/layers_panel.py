@@ -87,7 +87,6 @@ class LayersPanel(QtWidgets.QScrollArea):
     def __init__(self, layers: dict[str, Layer], parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.rows = {key: LayerRow(layer) for key, layer in layers.items()}
-        self._heads: tuple[str, ...] = ()
         body = QtWidgets.QWidget()
         layout = QtWidgets.QVBoxLayout(body)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -98,6 +97,7 @@ class LayersPanel(QtWidgets.QScrollArea):
         layout.addStretch(1)
         self.setWidget(body)
         self.setWidgetResizable(True)
+        self.set_trained_heads(())   # until a model says which heads it has
 
     def toggle(self, key: str) -> None:
         """Flip a layer's visibility (what its shortcut does)."""
