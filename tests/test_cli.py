@@ -87,10 +87,12 @@ def test_eval_json_last_line(shared_data, tmp_path):
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["images"] == 3 and 0.0 < summary["keypoints"]["AP"] <= 1.0
     assert set(summary["keypoints"]) == {"AP", "AP50", "AP75", "APm", "APl"}
+    assert 0.0 <= summary["segm"]["AP"] <= 1.0      # the default model has mask heads
     assert summary["forward_ms"] > 0 and summary["decode_ms"] > 0
 
 
 def test_models_lists_the_default(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
-    assert "posenet_mnv1_075" in out and "(default)" in out
+    assert "personlab_mnv1_075 (default): poses + instance masks" in out
+    assert "posenet_mnv1_075: poses" in out

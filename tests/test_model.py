@@ -19,6 +19,7 @@ from personlab_gui.core.skeleton import HEAD_CHANNELS, K, N_EDGES
 
 ROOT = Path(__file__).resolve().parents[1]
 POSENET = ROOT / "model_zoo" / "posenet_mnv1_075.pt"
+PERSONLAB = ROOT / "model_zoo" / "personlab_mnv1_075.pt"
 REFERENCE = ROOT / "tests" / "data" / "posenet_reference.npz"
 
 
@@ -133,7 +134,8 @@ def test_corrupt_files_raise_one_line_error(tmp_path: Path, small_model: PersonL
 
 def test_resolve_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                        small_model: PersonLabNet) -> None:
-    assert resolve_model("default") == resolve_model(DEFAULT_MODEL) == POSENET
+    assert resolve_model("default") == resolve_model(DEFAULT_MODEL) == PERSONLAB
+    assert read_checkpoint_info(PERSONLAB)["trained_heads"] == list(HEAD_CHANNELS)
     assert resolve_model(str(POSENET)) == POSENET
     monkeypatch.setenv(ZOO_ENV, str(tmp_path))
     save_checkpoint(tmp_path / "mine.pt", small_model, [], {"source": "test"})
@@ -156,3 +158,13 @@ def test_select_device() -> None:
             select_device("cuda")
         with pytest.raises(ValueError, match="not available"):
             select_device("cuda:1")
+
+
+def test_personlab_model_keeps_the_parent_pose_branch(posenet: PersonLabNet) -> None:
+    model, info = load_checkpoint(PERSONLAB)
+    parent = posenet.state_dict()
+    changed = {k for k, v in model.state_dict().items() if not torch.equal(v, parent[k])}
+    assert changed == {f"heads.{h}.{p}" for h in ("segmentation", "long") for p in ("weight", "bias")}
+    meta = info["meta"]
+    assert Path(meta["parent"]).name == POSENET.name and meta["trained_this_run"] == ["segmentation", "long"]
+    assert len(meta["train_data"]) == 2 and {"keypoints/AP", "segm/AP"} <= set(meta["metrics"])

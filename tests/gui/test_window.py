@@ -50,10 +50,17 @@ def test_every_layer_toggles_from_its_shortcut(qtbot, window, people_image):
         assert layer.shown and all(item.isVisible() for item in layer.items)
     assert arrow_count(window.layers["short"].arrows) > 0
     assert len(window.layers["hough"].candidates_item.data) > 0
-    assert not window.settings_panel.mask_assignment.isVisibleTo(window)   # no masks from this model
+    # the mask assignment is offered exactly when the model has the mask heads
+    assert window.settings_panel.mask_assignment.isVisibleTo(window) == ({"segmentation", "long"} <= set(heads))
+
+
+def _use_model(qtbot, window, name: str) -> None:
+    window.service.load_model(name, "auto")
+    qtbot.waitUntil(lambda: window.service.engine.model_name == name, timeout=RESULT_TIMEOUT_MS)
 
 
 def test_hover_shows_every_visible_map_and_click_probes(qtbot, window, people_image):
+    _use_model(qtbot, window, "posenet_mnv1_075")          # pose-only: a click lists vectors
     result = open_and_wait(qtbot, window, people_image)
     window.layers_panel.toggle("short")
     nose = result.people[0].keypoints[0, :2]
@@ -70,6 +77,14 @@ def test_hover_shows_every_visible_map_and_click_probes(qtbot, window, people_im
     assert click[0][0] == "S nose"
     assert window.session.person == 0                                       # clicked on its nose
     assert window.inspector.person_score.text() == f"instance score {result.people[0].score:.3f}"
+
+
+def test_click_on_a_model_with_masks_lists_embedding_distances(qtbot, window, people_image):
+    assert {"segmentation", "long"} <= set(window.service.engine.trained_heads)   # the default
+    result = open_and_wait(qtbot, window, people_image)
+    window.canvas.clicked.emit(result.people[0].keypoints[0, :2])
+    click = cells(window.inspector.click_table)
+    assert len(click) == len(result.people) and all(r[0].startswith("D to person #") for r in click)
 
 
 def test_selected_person_lists_its_keypoint_scores(qtbot, window, people_image):
