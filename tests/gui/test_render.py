@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 
 import pytest
 from PySide6 import QtGui
@@ -10,7 +9,6 @@ from PySide6 import QtGui
 from personlab_gui.cli import main
 from personlab_gui.gui.layer_spec import LayerSpecError, apply_spec, parse_spec
 from personlab_gui.gui.layers import make_layers
-from personlab_gui.gui.qt_compat import void_calls_drop_none
 
 
 def test_layer_specs_choose_layers_and_options(qapp):
@@ -63,9 +61,3 @@ def test_render_with_an_unknown_model(tmp_path, example_image, capsys):
 def test_render_of_a_missing_image(tmp_path, capsys):
     assert main(["render", str(tmp_path / "none.jpg"), "--out", str(tmp_path / "x.png")]) == 2
     assert "none.jpg: file not found" in capsys.readouterr().err
-
-
-def test_void_qt_calls_cannot_free_none(qapp):
-    """PySide6 6.12 on Python < 3.12 drops a reference to None per void call; the package
-    import must have made that harmless wherever it happens."""
-    assert not void_calls_drop_none() or sys.getrefcount(None) > 1 << 40
