@@ -1,7 +1,8 @@
 """Recurrent offset refinement: a long vector is corrected by the field found where it lands.
 
 mid-range:  M_{k,l}(x) <- x' - x + S_l(x'),  x' = x + M_{k,l}(x)   (twice)
-long-range: L_k(x) <- x' - x + L_k(x') (twice), then L_k(x) <- x' - x + S_k(x') (twice)
+long-range: L_k(x) <- x' - x + L_k(x') (``LONG_SELF_REFINE_STEPS``), then
+            L_k(x) <- x' - x + S_k(x') (twice)
 """
 
 from __future__ import annotations
@@ -12,6 +13,11 @@ from numba import njit
 from .skeleton import DIRECTED_EDGES, K
 
 MID_REFINE_STEPS = 2
+#: The paper refines the long-range field twice by itself. With the zoo model's coarse
+#: long-range head (1x1 conv on frozen stride-16 features, mean error ~47 px) one step is
+#: best on the training split (segm AP 0.117 with 1 step, 0.092 with 2, 0.106 with 0).
+LONG_SELF_REFINE_STEPS = 1
+LONG_SHORT_REFINE_STEPS = 2
 
 
 @njit(cache=True, fastmath=True)
@@ -50,10 +56,10 @@ def refine_mid(mid: np.ndarray, short: np.ndarray, field_stride: int,
 
 
 def refine_long(long: np.ndarray, short: np.ndarray, field_stride: int) -> np.ndarray:
-    """Long-range field refined twice by itself, then twice by the short-range offsets."""
+    """Long-range field refined by itself, then twice by the short-range offsets."""
     same = np.arange(K)
-    for _ in range(2):
+    for _ in range(LONG_SELF_REFINE_STEPS):
         long = _refine_step(long, long, same, field_stride)
-    for _ in range(2):
+    for _ in range(LONG_SHORT_REFINE_STEPS):
         long = _refine_step(long, short, same, field_stride)
     return long

@@ -54,7 +54,7 @@ class InferenceResult:
     trace_arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see trace_events
     segmentation: np.ndarray | None = None     # (h, w) probability, when that head is trained
     long_raw: np.ndarray | None = None         # (K, h, w, 2)
-    long_refined: np.ndarray | None = None     # (K, h, w, 2) after the 4 refinement steps
+    long_refined: np.ndarray | None = None     # (K, h, w, 2) after refinement (refine.refine_long)
     basins: np.ndarray | None = None           # (H, W) int32 person index (-1: no person)
     basin_distance: np.ndarray | None = None   # (H, W) float32 embedding distance D
     trained_heads: tuple[str, ...] = ()
