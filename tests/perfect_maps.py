@@ -15,17 +15,18 @@ LOGIT = 12.0
 
 
 def perfect_field_maps(anns: list[dict], image_hw: tuple[int, int], size: int = 641,
-                       heads: tuple[str, ...] = ALL_HEADS) -> FieldMaps:
-    """Field maps a perfect network would produce for these COCO annotations."""
+                       heads: tuple[str, ...] = ALL_HEADS, stride: int = 16) -> FieldMaps:
+    """Field maps a perfect network with output stride ``stride`` would produce for these
+    COCO annotations (decode them with ``decode_fields(maps, settings, stride)``)."""
     transform = make_transform(image_hw, size)
     people = annotations_to_input(anns, transform, image_hw)
     targets = build_targets(people.keypoints, people.masks, people.crowd, transform.input_hw,
-                            unannotated_masks=people.unannotated)
+                            stride, unannotated_masks=people.unannotated)
     outputs = {}
     for name in heads:
         t = targets[name]
         if name in ("heatmap", "segmentation"):
             t = np.where(t > 0, LOGIT, -LOGIT)
         outputs[name] = torch.from_numpy(np.asarray(t, dtype=np.float32)).reshape(1, -1, *t.shape[-2:])
-    fields = fuse_variants([Variant(transform, False, outputs)], transform, heads)
+    fields = fuse_variants([Variant(transform, False, outputs)], transform, heads, stride)
     return FieldMaps(image_hw, transform, fields, 0.0, 0.0, heads)

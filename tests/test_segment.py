@@ -6,41 +6,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from personlab_gui.core.coco_io import annotation_mask, load_coco
-from personlab_gui.core.engine import Engine, FieldMaps, InferenceSettings, decode_fields
-from personlab_gui.core.fields import Variant, fuse_variants
+from personlab_gui.core.engine import Engine, InferenceSettings, decode_fields
 from personlab_gui.core.image_io import load_image
-from personlab_gui.core.preprocess import make_transform
 from personlab_gui.core.result import InferenceResult
 from personlab_gui.core.segment import MASK_ASSIGNMENTS, add_masks
-from personlab_gui.core.skeleton import ALL_HEADS, POSE_HEADS
-from personlab_gui.core.targets import annotations_to_input, build_targets
+from personlab_gui.core.skeleton import POSE_HEADS
 
-from perfect_maps import LOGIT, perfect_field_maps
+from perfect_maps import perfect_field_maps
 
 ASTRONAUT = Path(__file__).resolve().parents[1] / "personlab_gui" / "data" / "astronaut.jpg"
 #: Target stride -> (minimum person area, minimum mask IoU). At the network's stride 16 the
 #: masks are sampled every 16 px, which alone caps IoU near 0.8 for mid-sized people; at the
 #: field grid's stride 4 the round trip measures the assignment itself.
 ROUND_TRIPS = {16: (10000, 0.75), 4: (1500, 0.8)}
-
-
-def _perfect_maps(anns: list[dict], image_hw: tuple[int, int], stride: int) -> FieldMaps:
-    """Field maps of a perfect network whose outputs have stride ``stride``."""
-    transform = make_transform(image_hw, 641)
-    people = annotations_to_input(anns, transform, image_hw)
-    targets = build_targets(people.keypoints, people.masks, people.crowd, transform.input_hw,
-                            stride, unannotated_masks=people.unannotated)
-    outputs = {}
-    for name in ALL_HEADS:
-        t = targets[name]
-        if name in ("heatmap", "segmentation"):
-            t = np.where(t > 0, LOGIT, -LOGIT)
-        outputs[name] = torch.from_numpy(np.asarray(t, dtype=np.float32)).reshape(1, -1, *t.shape[-2:])
-    fields = fuse_variants([Variant(transform, False, outputs)], transform, ALL_HEADS, stride)
-    return FieldMaps(image_hw, transform, fields, 0.0, 0.0, ALL_HEADS)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +37,7 @@ def decoded(request, val) -> tuple[int, list[tuple[list[dict], InferenceResult]]
     stride = request.param
     out = []
     for image, anns in val:
-        maps = _perfect_maps(anns, (image["height"], image["width"]), stride)
+        maps = perfect_field_maps(anns, (image["height"], image["width"]), stride=stride)
         out.append((anns, decode_fields(maps, InferenceSettings(), stride)))
     return stride, out
 

@@ -38,6 +38,16 @@ EDGE_TARGETS = np.ascontiguousarray(DIRECTED_EDGES[:, 1])
 
 
 @njit(cache=True)
+def nms_blocker(people: np.ndarray, n_people: int, k: int, x: float, y: float, r2: float) -> int:
+    """Part-based NMS: the first person whose keypoint k lies within sqrt(r2) of (x, y), or -1."""
+    for p in range(n_people):
+        dx, dy = people[p, k, 0] - x, people[p, k, 1] - y
+        if dx * dx + dy * dy <= r2:
+            return p
+    return -1
+
+
+@njit(cache=True)
 def _greedy(cands, hough, short, mid, edge_targets, refine_steps, neighbours, neighbour_edges,
             field_stride, mid_stride, nms_radius, max_people):
     n_kp = hough.shape[0]
@@ -53,12 +63,7 @@ def _greedy(cands, hough, short, mid, edge_targets, refine_steps, neighbours, ne
         if n_people >= max_people:
             break
         k, x, y, s = int(cands[c, 0]), cands[c, 1], cands[c, 2], cands[c, 3]
-        blocker = -1
-        for p in range(n_people):
-            dx, dy = people[p, k, 0] - x, people[p, k, 1] - y
-            if dx * dx + dy * dy <= r2:
-                blocker = p
-                break
+        blocker = nms_blocker(people, n_people, k, x, y, r2)
         ev_i[n_ev, 0], ev_i[n_ev, 1], ev_i[n_ev, 2] = (TRACE_NMS_REJECT if blocker >= 0 else TRACE_SEED), k, (blocker if blocker >= 0 else n_people)
         ev_f[n_ev, 0], ev_f[n_ev, 1], ev_f[n_ev, 2] = x, y, s
         n_ev += 1

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .decode import NEIGHBOURS, NEIGHBOUR_EDGES, instance_scores
+from .decode import NEIGHBOURS, NEIGHBOUR_EDGES, instance_scores, nms_blocker
 
 POSENET_NMS_RADIUS = 20.0
 POSENET_SCORE_THRESHOLD = 0.1
@@ -61,12 +61,7 @@ def _walk(cands, heat, short, mid, neighbours, neighbour_edges, stride, nms_radi
         if n_people >= max_people:
             break
         k, x, y = int(cands[c, 0]), cands[c, 1], cands[c, 2]
-        suppressed = False
-        for p in range(n_people):
-            dx, dy = people[p, k, 0] - x, people[p, k, 1] - y
-            if dx * dx + dy * dy <= r2:
-                suppressed = True
-        if suppressed:
+        if nms_blocker(people, n_people, k, x, y, r2) >= 0:
             continue
         person = people[n_people]
         done = np.zeros(n_kp, dtype=np.bool_)
