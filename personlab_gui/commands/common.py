@@ -16,6 +16,8 @@ def add_inference_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--scales", type=float, nargs="+", default=[1.0], help="test-time scales, e.g. 0.75 1 1.5")
     g.add_argument("--flip", action="store_true", help="also run the mirrored image (test-time flip)")
     g.add_argument("--decoder", choices=DECODERS, default="personlab")
+    g.add_argument("--min-score", type=float, default=0.0,
+                   help="drop people whose instance score is below this (default: %(default)s)")
     g.add_argument("--mask-assignment", choices=MASK_ASSIGNMENTS, default="embedding",
                    help="pixel -> person rule for masks: PersonLab's embedding, or the "
                         "skeleton / bodypix baselines (default: %(default)s)")
@@ -23,7 +25,8 @@ def add_inference_options(parser: argparse.ArgumentParser) -> None:
 
 def settings_from_args(args: argparse.Namespace) -> InferenceSettings:
     return InferenceSettings(size=args.size, scales=tuple(args.scales), flip=args.flip,
-                             decoder=args.decoder, mask_assignment=args.mask_assignment)
+                             decoder=args.decoder, mask_assignment=args.mask_assignment,
+                             min_instance_score=args.min_score)
 
 
 def engine_from_args(args: argparse.Namespace) -> Engine:
