@@ -99,7 +99,10 @@ class Canvas(pg.GraphicsView):
         self.hovered.emit(self._to_image(scene_pos) if inside and self._image_hw else None)
 
     def _mouse_clicked(self, event) -> None:
-        if event.button() == QtCore.Qt.MouseButton.LeftButton and self._image_hw is not None:
+        """A left click probes the pixel, unless an item that ``takes_clicks`` (an editing
+        tool) used it."""
+        used = event.isAccepted() and getattr(event.currentItem, "takes_clicks", False)
+        if event.button() == QtCore.Qt.MouseButton.LeftButton and self._image_hw is not None and not used:
             self.clicked.emit(self._to_image(event.scenePos()))
 
     def leaveEvent(self, event) -> None:

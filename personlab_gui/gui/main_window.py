@@ -14,6 +14,7 @@ from ..core.engine import Engine, InferenceSettings
 from ..core.image_io import IMAGE_SUFFIXES
 from ..core.result import InferenceResult
 from .canvas import ZOOM_STEP, Canvas
+from .editor import Editor
 from .inference import InferenceService
 from .layers import make_layers
 from .layers.people import nearest_keypoint
@@ -55,6 +56,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._make_panels()
         self._make_menus()
         self._connect()
+        self.editor = Editor(self)
         self.setAcceptDrops(True)
         self._restore_window()
         model, device = self.prefs.model()

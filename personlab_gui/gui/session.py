@@ -53,6 +53,15 @@ class Session(QtCore.QObject):
             self.set_index(self.paths.index(files[0]))
         return len(files)
 
+    def replace_paths(self, paths: list[str]) -> None:
+        """Make ``paths`` (resolved files, e.g. a project's images) the whole list and show
+        the first."""
+        self.paths = list(paths)
+        self.index = -1
+        self.pathsChanged.emit()
+        if self.paths:
+            self.set_index(0)
+
     def set_index(self, index: int) -> None:
         """Show image ``index`` (clamped); clears the result and every pick."""
         index = min(max(index, 0), len(self.paths) - 1)

@@ -167,7 +167,7 @@ class MidRangeLayer(VectorFieldLayer):
 class LongRangeLayer(VectorFieldLayer):
     """L_k: from each person pixel to keypoint k of its person (raw or refined)."""
 
-    key, name, shortcut, z = "long", "Long-range offsets L_k", "L", 22
+    key, name, shortcut, z = "long", "Long-range offsets L_k", "Shift+L", 22
     color = (255, 90, 255)
     STEPS = ("raw", "refined")
     required_heads = ("long",)

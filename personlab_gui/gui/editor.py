@@ -1,0 +1,257 @@
+"""Correcting labels in the main window: the project document, the one undo stack and
+its history view, the canvas tools and editing actions, the review queue and the project
+files, wired to the viewer's session (which image is shown, the model's result).
+
+The session stays the viewer's model of what is on screen; with a project open its image
+list is the project's images, and the document follows the session's current image (and
+the session follows the document when undo or the review queue changes image). A model
+result arriving for a project image stores its people as predictions (``predictions``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ..core.project import Project
+from ..core.result import InferenceResult
+from .actions import make_action
+from .commands import ReplacePredictions
+from .document import Document
+from .edit_actions import EditActions
+from .layers.annotations import AnnotationView
+from .layers.mask_overlay import MaskOverlay
+from .panels.editing_panel import EditingPanel
+from .predictions import needs_predictions, prediction_records, settings_record
+from .project_files import ProjectFiles
+from .review import ReviewMarks, ReviewQueue
+from .selection import Selection
+from .tools import ToolContext, ToolSurface, make_tools
+from .tools.brush_settings import BrushSettings
+from .tools.keypoints import KeypointTool
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+
+#: Viewer layers hidden while a project is open (the document draws the people instead).
+RESULT_PEOPLE_LAYERS = ("people", "masks")
+#: Room around a person the view zooms to, as a fraction of its box.
+PERSON_PADDING = 0.6
+UNDO_KEYS, REDO_KEYS = "Ctrl+Z", "Ctrl+Shift+Z"
+
+
+class Editor(QtCore.QObject):
+    """Owns the editing model, views, tools and actions of one main window."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window, self.session = window, window.session
+        self.doc = Document(self)
+        self.stack = QtGui.QUndoStack(self)
+        self.selection = Selection(self.doc, self)
+        self.brush = BrushSettings(self)
+        self.overlay = MaskOverlay(self.doc, self.selection, self)
+        self.annotations = AnnotationView(self.doc, self.selection, self)
+        self.surface = ToolSurface()
+        view = window.canvas.view
+        for item in (self.overlay.texture, *self.annotations.items, self.surface):
+            view.addItem(item, ignoreBounds=True)
+        self.ctx = ToolContext(self.doc, self.stack, self.selection, self.overlay, self.brush, view,
+                               self.result, window.canvas.pixel_size, self.message, self._context_menu)
+        self.tools = make_tools(self.ctx)
+        self.tool = self.tools[KeypointTool.key]
+        self.edits = EditActions(self.ctx, window, self.place_keypoint,
+                                 lambda: window.service.settings.mask_assignment)
+        self.review = ReviewQueue(self.doc, self.stack, window, self.go_to_image, self.show_person, self.message)
+        self.files = ProjectFiles(window, self.doc, window.prefs.last_folder, self.message)
+        self._image_ids: dict[str, int] = {}
+        self._make_actions()
+        self._make_docks()
+        self._make_menus()
+        self._connect()
+        self.set_tool(KeypointTool.key)
+
+    # -- construction --------------------------------------------------------------------
+    def _make_actions(self) -> None:
+        w = self.window
+        self.tool_actions = QtGui.QActionGroup(self)
+        for key, tool in self.tools.items():
+            action = make_action(w, f"tool_{key}", tool.name, tool.shortcut, lambda k=key: self.set_tool(k),
+                                 f"Tool: {tool.name}")
+            action.setCheckable(True)
+            self.tool_actions.addAction(action)
+        make_action(w, "tool_finish", "&Finish (close polygon, end person)", ["Return", "Enter"],
+                    lambda: self.tool.finish())
+        make_action(w, "tool_back", "Step &back (last corner, skip keypoint)", "Backspace", lambda: self.tool.back())
+        make_action(w, "brush_smaller", "&Smaller brush", "[", self.brush.shrink)
+        make_action(w, "brush_larger", "&Larger brush", "]", self.brush.grow)
+        for name, make, keys in (("undo", self.stack.createUndoAction, UNDO_KEYS),
+                                 ("redo", self.stack.createRedoAction, REDO_KEYS)):
+            action = make(w, f"&{name.capitalize()}")
+            action.setShortcut(QtGui.QKeySequence(keys))
+            w.addAction(action)
+            w.actions_by_name[name] = action
+
+    def _make_docks(self) -> None:
+        w = self.window
+        self.panel = EditingPanel(self.tool_actions.actions(), self.brush)
+        self.history = QtWidgets.QUndoView(self.stack)
+        self.history.setEmptyLabel("(project opened)")
+        for name, widget, beside in (("Editing", self.panel, "Settings"), ("History", self.history, "Inspector")):
+            dock = QtWidgets.QDockWidget(name, w)
+            dock.setObjectName(f"dock_{name}")
+            dock.setWidget(widget)
+            w.addDockWidget(w.dockWidgetArea(w.docks[beside]), dock)
+            w.tabifyDockWidget(w.docks[beside], dock)
+            w.docks[name] = dock
+        self.marks = ReviewMarks(self.doc, self.session, w.image_list, self._image_ids.get, w.docks["Images"])
+
+    def _make_menus(self) -> None:
+        a, bar = self.window.actions_by_name, self.window.menuBar()
+        file, go, view = (self._menu(title) for title in ("&File", "&Go", "&View"))
+        quit_action = a["quit"]
+        file.insertActions(quit_action, [a[n] for n in ("new_project", "open_project", "import_coco",
+                                                        "export_coco", "close_project")])
+        file.insertSeparator(quit_action)
+        edit = QtWidgets.QMenu("&Edit", bar)
+        edit.addActions([a["undo"], a["redo"]])
+        edit.addSeparator()
+        edit.addActions(list(self.edits.actions.values()))
+        tools = QtWidgets.QMenu("&Tools", bar)
+        tools.addActions(self.tool_actions.actions())
+        tools.addSeparator()
+        tools.addActions([a[n] for n in ("tool_finish", "tool_back", "brush_smaller", "brush_larger")])
+        review = QtWidgets.QMenu("&Review", bar)
+        review.addActions(list(self.review.actions.values()))
+        for menu in (edit, tools, review):
+            bar.insertMenu(go.menuAction(), menu)
+        view.addActions([self.window.docks[n].toggleViewAction() for n in ("Editing", "History")])
+
+    def _menu(self, title: str) -> QtWidgets.QMenu:
+        return next(a.menu() for a in self.window.menuBar().actions() if a.text() == title)
+
+    def _connect(self) -> None:
+        self.session.currentChanged.connect(self._follow_session)
+        self.session.resultChanged.connect(self._store_predictions)
+        self.doc.image_changed.connect(self._follow_document)
+        self.doc.project_changed.connect(self._project_changed)
+        for signal in (self.selection.changed, self.doc.person_changed, self.doc.review_changed):
+            signal.connect(self._show_selection)
+        self.files.opened.connect(self.open_project)
+        self.files.imported.connect(self._reload_images)
+        self.window.canvas.hovered.connect(lambda xy: self.tool.hover(xy))
+        self.panel.keypointChosen.connect(self.place_keypoint)
+        self.panel.masksShown.connect(self.overlay.texture.setVisible)
+        self.window.installEventFilter(self)
+
+    # -- projects ------------------------------------------------------------------------
+    def open_project(self, project: Project) -> None:
+        """Edit ``project``: its images become the image list."""
+        self.stack.clear()
+        self.doc.open_project(project)
+        for key in RESULT_PEOPLE_LAYERS:
+            self.window.layers_panel.rows[key].check.setChecked(False)
+        for name in ("Editing", "History"):
+            self.window.docks[name].raise_()
+        self._reload_images()
+
+    def _reload_images(self) -> None:
+        project, current = self.doc.project, self.session.current_path
+        ids = project.image_ids()
+        paths = [str(project.image_file(i).resolve()) for i in ids]
+        self._image_ids.clear()
+        self._image_ids.update(zip(paths, ids))
+        self.session.replace_paths(paths)
+        if current in self._image_ids:
+            self.session.set_index(paths.index(current))
+        self.doc.set_image(self._image_ids.get(self.session.current_path), reload=True)
+
+    def _project_changed(self) -> None:
+        if self.doc.project is None:
+            self.stack.clear()
+            self._image_ids.clear()
+        self._show_selection()
+
+    def eventFilter(self, watched: QtCore.QObject, event: QtCore.QEvent) -> bool:
+        if watched is self.window and event.type() == QtCore.QEvent.Type.Close:
+            self.doc.close_project()
+        return False
+
+    # -- following the session -----------------------------------------------------------
+    def _follow_session(self, _index: int) -> None:
+        self.doc.set_image(self._image_ids.get(self.session.current_path))
+
+    def _follow_document(self, image_id: int) -> None:
+        self.surface.set_extent(self.doc.image_hw)
+        path = next((p for p, i in self._image_ids.items() if i == image_id), None)
+        if path is not None and path != self.session.current_path:
+            self.session.set_index(self.session.paths.index(path))
+        self._show_selection()
+
+    def go_to_image(self, image_id: int) -> None:
+        self.doc.set_image(image_id)
+
+    def result(self) -> InferenceResult | None:
+        """The model's result for the document's image, if it has arrived."""
+        result = self.session.result
+        on_image = self.doc.image_id is not None and self._image_ids.get(self.session.current_path) == self.doc.image_id
+        return result if on_image and result is not None and result.image_hw == self.doc.image_hw else None
+
+    def _store_predictions(self, _result: InferenceResult | None) -> None:
+        result, engine = self.result(), self.window.service.engine
+        if result is None or engine is None:
+            return
+        settings = settings_record(self.window.service.settings)
+        if not needs_predictions(self.doc.people, self.doc.reviewed(), engine.model_name, settings):
+            return
+        people = prediction_records(result)
+        if people or any(p.provenance == "predicted" for p in self.doc.people.values()):
+            self.stack.push(ReplacePredictions(self.doc, people, engine.model_name, settings))
+
+    # -- tools and selection -------------------------------------------------------------
+    def set_tool(self, key: str) -> None:
+        self.tool.deactivate()
+        self.tool = self.surface.tool = self.tools[key]
+        self.window.actions_by_name[f"tool_{key}"].setChecked(True)
+        self.tool.activate()
+
+    def place_keypoint(self, keypoint: int) -> None:
+        """Arm the keypoint tool to place ``keypoint`` on the selected person."""
+        self.set_tool(KeypointTool.key)
+        self.tools[KeypointTool.key].arm(keypoint)
+
+    def show_person(self, person_id: int) -> None:
+        """Select a person of the current image and zoom to it."""
+        self.selection.select(person_id)
+        x, y, w, h = self.doc.person(person_id).bbox
+        pad = PERSON_PADDING * max(w, h, 50.0)
+        self.window.canvas.view.setRange(QtCore.QRectF(x - pad, y - pad, w + 2 * pad, h + 2 * pad), padding=0)
+
+    def _context_menu(self) -> QtWidgets.QMenu | None:
+        return self.edits.menu()
+
+    def _show_selection(self) -> None:
+        self.panel.show_info(self._selection_text())
+
+    def _selection_text(self) -> str:
+        doc = self.doc
+        if doc.project is None:
+            return "No project open: File > New project or Open project."
+        if doc.image_id is None:
+            return "This image is not in the project."
+        image = doc.project.image(doc.image_id)
+        lines = [f"{Path(image.path).name}: {'reviewed' if image.reviewed else 'not reviewed'}, "
+                 f"{len(doc.people)} people"]
+        person = self.selection.person
+        if person is not None and person in doc.people:
+            record = doc.people[person]
+            score = "" if record.score is None else f", score {record.score:.2f}"
+            lines.append(f"Person #{person}: {record.provenance}{score}"
+                         f"{', crowd' if record.iscrowd else ''}, "
+                         f"{int((record.keypoints[:, 2] > 0).sum())} keypoints, mask area {record.mask_area()}")
+        return "\n".join(lines)
+
+    def message(self, text: str) -> None:
+        self.window.status.showMessage(text)

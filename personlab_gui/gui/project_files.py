@@ -1,0 +1,165 @@
+"""The File menu's project actions: New project (a ``.plab`` file and an image folder
+whose images it adds), Open project, Import COCO (a file and its image folder) and
+Export COCO (reviewed images only or all, masks as polygons or RLE; the export checks
+itself before writing). Every failure is a one-line message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6 import QtCore, QtWidgets
+
+from ..core.errors import InputError
+from ..core.image_io import list_images
+from ..core.project import Project
+from ..core.project_coco import export_coco, import_coco
+from .actions import make_action
+from .document import Document
+
+PROJECT_FILTER = "PersonLab projects (*.plab)"
+COCO_FILTER = "COCO JSON (*.json)"
+
+
+class ProjectFiles(QtCore.QObject):
+    """The actions, their dialogs, and what they do (callable without dialogs too)."""
+
+    opened = QtCore.Signal(object)   # a Project to edit
+    imported = QtCore.Signal()       # images or people were added to the open project
+
+    def __init__(self, window: QtWidgets.QMainWindow, doc: Document, folder: Callable[[], str],
+                 message: Callable[[str], None]) -> None:
+        super().__init__(window)
+        self.window, self.doc, self._folder, self._message = window, doc, folder, message
+        self.actions = {
+            "new_project": make_action(window, "new_project", "&New project…", None, self._new_dialog),
+            "open_project": make_action(window, "open_project", "Open pro&ject…", "Ctrl+Shift+J",
+                                        self._open_dialog),
+            "import_coco": make_action(window, "import_coco", "&Import COCO…", None, self._import_dialog),
+            "export_coco": make_action(window, "export_coco", "&Export COCO…", "Ctrl+E", self._export_dialog),
+            "close_project": make_action(window, "close_project", "&Close project", None, doc.close_project),
+        }
+
+    # -- what the actions do -------------------------------------------------------------
+    def create(self, path: str, folder: str) -> bool:
+        """A new project at ``path`` with the images of ``folder``; opens it."""
+        try:
+            project = Project.create(path, folder)
+        except InputError as exc:
+            self._message(str(exc))
+            return False
+        skipped = _add_images(project, list_images([folder]))
+        self._message(f"New project {Path(path).name}: {project.count_images()} images"
+                      + (f" ({skipped} unreadable files skipped)" if skipped else ""))
+        self.opened.emit(project)
+        return True
+
+    def open(self, path: str) -> bool:
+        try:
+            project = Project.open(path)
+        except InputError as exc:
+            self._message(str(exc))
+            return False
+        self.opened.emit(project)
+        return True
+
+    def import_coco(self, coco: str, folder: str) -> bool:
+        if not self._has_project():
+            return False
+        try:
+            counts = import_coco(self.doc.project, coco, folder)
+        except InputError as exc:
+            self._message(str(exc))
+            return False
+        self._message(f"Imported {counts.images} images and {counts.people} people from {Path(coco).name}.")
+        self.imported.emit()
+        return True
+
+    def export(self, path: str, reviewed_only: bool, rle: bool) -> bool:
+        if not self._has_project():
+            return False
+        try:
+            counts = export_coco(self.doc.project, path, reviewed_only, rle)
+        except InputError as exc:
+            self._message(str(exc))
+            return False
+        self._message(f"Exported {counts.images} images and {counts.people} people to {path}.")
+        return True
+
+    def _has_project(self) -> bool:
+        if self.doc.project is None:
+            self._message("Open or create a project first.")
+        return self.doc.project is not None
+
+    # -- dialogs -------------------------------------------------------------------------
+    def _new_dialog(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self.window, "New project", self._folder(),
+                                                        PROJECT_FILTER)
+        if not path:
+            return
+        folder = QtWidgets.QFileDialog.getExistingDirectory(self.window, "The project's image folder",
+                                                            str(Path(path).parent))
+        if folder:
+            self.create(path if path.endswith(".plab") else f"{path}.plab", folder)
+
+    def _open_dialog(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self.window, "Open project", self._folder(),
+                                                        PROJECT_FILTER)
+        if path:
+            self.open(path)
+
+    def _import_dialog(self) -> None:
+        if not self._has_project():
+            return
+        coco, _ = QtWidgets.QFileDialog.getOpenFileName(self.window, "Import COCO", self._folder(), COCO_FILTER)
+        if not coco:
+            return
+        folder = QtWidgets.QFileDialog.getExistingDirectory(self.window, "The COCO file's image folder",
+                                                            str(self.doc.project.image_root))
+        if folder:
+            self.import_coco(coco, folder)
+
+    def _export_dialog(self) -> None:
+        if not self._has_project():
+            return
+        options = ExportOptions(self.window)
+        if options.exec() != QtWidgets.QDialog.DialogCode.Accepted:
+            return
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self.window, "Export COCO", self._folder(), COCO_FILTER)
+        if path:
+            self.export(path, options.reviewed_only.isChecked(), options.rle.isChecked())
+
+
+class ExportOptions(QtWidgets.QDialog):
+    """Which images, and how masks are written."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export COCO")
+        self.reviewed_only = QtWidgets.QCheckBox("Reviewed images only")
+        self.reviewed_only.setChecked(True)
+        self.rle = QtWidgets.QCheckBox("Masks as RLE (else polygons)")
+        buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Ok
+                                             | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QtWidgets.QVBoxLayout(self)
+        for widget in (self.reviewed_only, self.rle, buttons):
+            layout.addWidget(widget)
+
+
+def _add_images(project: Project, files: list[Path]) -> int:
+    """Add ``files`` (one transaction; one at a time if some cannot be added); returns how
+    many were skipped."""
+    try:
+        project.add_images(files)
+        return 0
+    except InputError:
+        skipped = 0
+        for file in files:
+            try:
+                project.add_images([file])
+            except InputError:
+                skipped += 1
+        return skipped
