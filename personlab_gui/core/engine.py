@@ -153,10 +153,15 @@ def decode_fields(maps: FieldMaps, settings: InferenceSettings, output_stride: i
         cands = local_maxima(hough, fs, settings.candidate_threshold)
         kps, scores, ev_i, ev_f = greedy_decode(cands, f["heatmap"], hough, f["short"], f["mid"],
                                                 fs, output_stride)
-        trace = (ev_i, ev_f, kps)
     else:
         cands, kps, scores = posenet_decode(f["heatmap"], f["short"], f["mid"], fs, output_stride)
-    people = _to_people(kps, scores, maps.transform, settings.min_instance_score)
+    order = np.flatnonzero(scores >= settings.min_instance_score)
+    order = order[np.argsort(-scores[order], kind="stable")]
+    people = _to_people(kps[order], scores[order], maps.transform)
+    if settings.decoder == "personlab":
+        person_ids = np.full(len(kps), -1)
+        person_ids[order] = np.arange(len(order))
+        trace = (ev_i, ev_f, kps, person_ids)
     result = InferenceResult(
         image_hw=maps.image_hw, transform=maps.transform, field_stride=fs,
         heatmaps=f["heatmap"], short=f["short"], mid=f["mid"], output_stride=output_stride,
@@ -174,15 +179,11 @@ def _split_candidates(cands: np.ndarray, n_types: int) -> list[np.ndarray]:
     return [cands[cands[:, 0] == k, 1:4] for k in range(n_types)]
 
 
-def _to_people(kps: np.ndarray, scores: np.ndarray, transform: InputTransform,
-               min_score: float) -> list[Person]:
-    order = np.argsort(-scores, kind="stable")
+def _to_people(kps: np.ndarray, scores: np.ndarray, transform: InputTransform) -> list[Person]:
+    """Decoded people (input px) -> ``Person`` objects in image pixels, in the given order."""
     people = []
-    for p in order:
-        if scores[p] < min_score:
-            continue
-        keypoints = kps[p].astype(np.float64)
+    for keypoints, score in zip(kps.astype(np.float64), scores):
         keypoints[:, :2] = transform.to_image(keypoints[:, :2])
-        people.append(Person(keypoints=keypoints, score=float(scores[p])))
+        people.append(Person(keypoints=keypoints, score=float(score)))
     return people
 

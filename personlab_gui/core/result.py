@@ -51,7 +51,7 @@ class InferenceResult:
     hough: np.ndarray                          # (K, h, w), same grid
     candidates: list[np.ndarray]               # per keypoint type: (n, 3) x, y, score (input px)
     people: list[Person]
-    trace_arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see trace_events
+    trace_arrays: tuple[np.ndarray, ...] | None = None  # the arguments of trace.trace_events
     segmentation: np.ndarray | None = None     # (h, w) probability, when that head is trained
     long_raw: np.ndarray | None = None         # (K, h, w, 2)
     long_refined: np.ndarray | None = None     # (K, h, w, 2) after refinement (refine.refine_long)

@@ -35,17 +35,21 @@ class TraceEvent:
     from_y: float = float("nan")
 
 
-def trace_events(ev_i: np.ndarray, ev_f: np.ndarray, keypoints: np.ndarray) -> list[TraceEvent]:
+def trace_events(ev_i: np.ndarray, ev_f: np.ndarray, keypoints: np.ndarray,
+                 person_ids: np.ndarray) -> list[TraceEvent]:
     """Raw trace arrays -> events; after each person's walk, one "place" event per keypoint.
 
-    ``ev_i`` (m, 4): kind, keypoint, person, from_keypoint; ``ev_f`` (m, 5): x, y, score,
-    from_x, from_y; ``keypoints`` (n, K, 3) the decoded people in input px.
+    ``ev_i`` (m, 4): kind, keypoint, decoded person, from_keypoint; ``ev_f`` (m, 5): x, y,
+    score, from_x, from_y; ``keypoints`` (n, K, 3) the decoded people in input px;
+    ``person_ids`` (n,) maps decoding order to the index in ``InferenceResult.people``
+    (-1: dropped by the instance-score threshold). Events carry that index.
     """
     events = []
     for n, (i, f) in enumerate(zip(ev_i.tolist(), ev_f.tolist())):
-        events.append(TraceEvent(TRACE_KINDS[i[0]], i[1], i[2], f[0], f[1], f[2], i[3], f[3], f[4]))
+        person = int(person_ids[i[2]])
+        events.append(TraceEvent(TRACE_KINDS[i[0]], i[1], person, f[0], f[1], f[2], i[3], f[3], f[4]))
         walk_ends = i[0] == TRACE_EDGE and (n + 1 == len(ev_i) or ev_i[n + 1, 0] != TRACE_EDGE)
         if walk_ends:
-            events.extend(TraceEvent("place", k, i[2], float(x), float(y), float(s))
+            events.extend(TraceEvent("place", k, person, float(x), float(y), float(s))
                           for k, (x, y, s) in enumerate(keypoints[i[2]].tolist()))
     return events

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
+from ...core.preprocess import InputTransform
 from ...core.result import InferenceResult, TraceEvent
 from ...core.skeleton import KEYPOINT_NAMES, NMS_RADIUS
 from .arrows import arrows_item, clear_arrows, set_arrows
@@ -23,10 +24,11 @@ STYLE = {  # kind -> (scatter symbol, RGB)
 CIRCLE = np.linspace(0.0, 2.0 * np.pi, 49)
 
 
-def describe(event: TraceEvent) -> str:
-    """One line saying what the decoder did at ``event`` (input-pixel coordinates)."""
+def describe(event: TraceEvent, transform: InputTransform) -> str:
+    """One line saying what the decoder did at ``event``, in image pixels."""
     name = KEYPOINT_NAMES[event.keypoint]
-    at = f"({event.x:.0f}, {event.y:.0f})"
+    x, y = transform.to_image(np.array([event.x, event.y]))
+    at = f"({x:.0f}, {y:.0f})"
     if event.kind == "seed":
         return f"seed person #{event.person}: {name} at {at}, score {event.score:.3f}"
     if event.kind == "nms_reject":

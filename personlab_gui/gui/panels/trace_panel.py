@@ -41,7 +41,7 @@ class TracePanel(QtWidgets.QWidget):
 
     def set_result(self, result: InferenceResult | None) -> None:
         events = result.trace if result is not None else []
-        self.steps.setStringList([f"{i}: {describe(e)}" for i, e in enumerate(events)])
+        self.steps.setStringList([f"{i}: {describe(e, result.transform)}" for i, e in enumerate(events)])
         if result is None:
             self.title.setText("No result yet.")
         elif not events:
