@@ -2,11 +2,14 @@
 
 With ``--resume STATE`` the run continues from a saved training state with its stored
 settings; options given on the command line override them (e.g. ``--steps`` to go on).
+With ``--progress-json`` every progress line, the final "saved" line and an error are one
+JSON object each (``event``: start, step, eval, saved, error), for programs such as the GUI.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from ..core.skeleton import ALL_HEADS
@@ -20,6 +23,7 @@ _FIELDS = {
     "size": "input_size", "device": "device", "seed": "seed", "workers": "num_workers",
     "log_every": "log_every", "checkpoint_every": "checkpoint_every",
     "eval_every": "eval_every", "cancel_file": "cancel_file", "augment": "augment",
+    "eval_at_start": "eval_at_start", "loss_weights": "loss_weights",
 }
 _REQUIRED = ("train", "images", "out")
 
@@ -53,13 +57,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--size", type=int, metavar="S", help="square input side, 16n+1 (default 401)")
     run.add_argument("--no-augment", dest="augment", action="store_const", const=False)
     run.add_argument("--seed", type=int)
+    run.add_argument("--loss-weights", type=_loss_weights, metavar="HEAD=W,...",
+                     help="loss weight per head, e.g. heatmap=4,short=1 (others keep their defaults)")
     system = parser.add_argument_group("system")
     system.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps (default auto)")
     system.add_argument("--workers", type=int, metavar="N", help="data loader processes (default 2)")
     system.add_argument("--log-every", type=int, metavar="STEPS")
     system.add_argument("--checkpoint-every", type=int, metavar="STEPS")
     system.add_argument("--eval-every", type=int, metavar="STEPS")
+    system.add_argument("--eval-at-start", action="store_const", const=True,
+                        help="validate the starting model first (the baseline of the AP curves)")
     system.add_argument("--cancel-file", metavar="PATH", help="stop (and save) when this file appears")
+    system.add_argument("--progress-json", action="store_true",
+                        help="progress, result and errors as one JSON object per line")
 
 
 def _heads(text: str) -> tuple[str, ...]:
@@ -68,6 +78,20 @@ def _heads(text: str) -> tuple[str, ...]:
     if unknown or not heads:
         raise argparse.ArgumentTypeError(f"unknown heads {unknown}; choose from {', '.join(ALL_HEADS)}")
     return heads
+
+
+def _loss_weights(text: str) -> dict[str, float]:
+    weights = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        head, _, value = item.partition("=")
+        try:
+            weights[head.strip()] = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{item!r}: use HEAD=WEIGHT") from None
+    unknown = sorted(set(weights) - set(ALL_HEADS))
+    if unknown or not weights or min(weights.values()) < 0:
+        raise argparse.ArgumentTypeError(f"give non-negative weights of {', '.join(ALL_HEADS)}")
+    return weights
 
 
 def _given(args: argparse.Namespace) -> dict:
@@ -82,7 +106,7 @@ def _given(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train; one-line error and exit status 2 on bad input."""
+    """Train; one-line error and exit status 2 on bad input or when memory runs out."""
     from ..core.errors import InputError
     from ..core.model import CheckpointError
     from ..core.train import (TrainConfig, TrainError, is_main_process, read_resume_config,
@@ -96,15 +120,38 @@ def run(args: argparse.Namespace) -> int:
             if missing:
                 raise ValueError(f"missing {', '.join(missing)} (or give --resume)")
             config = TrainConfig.from_dict(_given(args))
-        trainer = train(config, resume=args.resume)
+        trainer = train(config, resume=args.resume, progress_json=args.progress_json)
     except (TrainError, CheckpointError, InputError, ValueError, OSError) as exc:
-        print(f"personlab-gui train: error: {_one_line(exc)}", file=sys.stderr)
+        _error(args, _one_line(exc))
+        return 2
+    except (MemoryError, RuntimeError) as exc:
+        if not _out_of_memory(exc):
+            raise
+        _error(args, "out of memory: lower --batch or --size, or train fewer backbone blocks")
         return 2
     if is_main_process():
-        ended = "cancelled at" if trainer.cancelled else "after"
-        print(f"saved {config.out} {ended} step {trainer.step}/{trainer.max_steps}; "
-              f"resume state {state_path(config.out)}")
+        if args.progress_json:
+            print(json.dumps({"event": "saved", "path": str(config.out), "step": trainer.step,
+                              "max_steps": trainer.max_steps, "cancelled": trainer.cancelled,
+                              "resume": str(state_path(config.out)), "metrics": trainer.metrics}))
+        else:
+            ended = "cancelled at" if trainer.cancelled else "after"
+            print(f"saved {config.out} {ended} step {trainer.step}/{trainer.max_steps}; "
+                  f"resume state {state_path(config.out)}")
     return 0
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """MemoryError, or torch's CPU/GPU allocation failures (RuntimeError subclasses)."""
+    text = str(exc).lower()
+    return isinstance(exc, MemoryError) or "out of memory" in text or "can't allocate memory" in text
+
+
+def _error(args: argparse.Namespace, message: str) -> None:
+    if args.progress_json:
+        print(json.dumps({"event": "error", "message": message}), file=sys.stderr, flush=True)
+    else:
+        print(f"personlab-gui train: error: {message}", file=sys.stderr)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -3,15 +3,18 @@ and ``torchrun``.
 
 ``Trainer.train`` runs ``before_train``, then per step ``before_step`` / step /
 ``after_step``, then ``after_train`` on every hook. Hooks here: ``LoggingHook`` (progress
-on stderr), ``CheckpointHook`` (periodic resumable training state) and ``EvalHook``
-(validation AP). Under ``torchrun`` (env ``WORLD_SIZE`` > 1) the same code runs with
-DistributedDataParallel, a ``DistributedSampler``, and rank-0 logging and files.
+on stderr: text lines, or one JSON object per event for programs such as the GUI),
+``CheckpointHook`` (periodic resumable training state) and ``EvalHook`` (validation AP,
+optionally of the starting model too, as a baseline). Under ``torchrun`` (env
+``WORLD_SIZE`` > 1) the same code runs with DistributedDataParallel, a
+``DistributedSampler``, and rank-0 logging and files.
 Cancellation: a ``threading.Event`` or a flag file; the state is saved and the run ends.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import math
 import os
 import random
@@ -77,6 +80,7 @@ class TrainConfig:
     log_every: int = 10
     checkpoint_every: int = 0               # steps between resume states (0: only at the end)
     eval_every: int = 0                     # steps between validations (0: only at the end)
+    eval_at_start: bool = False             # also validate the starting model (a baseline)
     cancel_file: str | None = None          # training stops when this file exists
 
     def __post_init__(self) -> None:
@@ -175,6 +179,7 @@ class Trainer:
         self.step = 0
         self.losses: dict[str, float] = {}
         self.metrics: dict[str, float] = {}
+        self.start_metrics: dict[str, float] = {}   # the starting model's (eval_at_start)
         self.cancelled = False
         resume_state = _read_state(resume) if resume else None
         self._setup_process()
@@ -309,7 +314,7 @@ class Trainer:
         return {"format": STATE_FORMAT, "config": self.config.to_dict(), "step": self.step,
                 "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "rng": _rng_state(),
-                "metrics": dict(self.metrics)}
+                "metrics": dict(self.metrics), "start_metrics": dict(self.start_metrics)}
 
     def _restore(self, state: dict[str, Any]) -> None:
         try:
@@ -318,6 +323,7 @@ class Trainer:
             self.scheduler.load_state_dict(state["scheduler"])
             self.step = int(state["step"])
             self.metrics = dict(state.get("metrics", {}))
+            self.start_metrics = dict(state.get("start_metrics", {}))
             _set_rng_state(state["rng"])
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
             raise TrainError(f"resume state does not fit this model/config ({_first_line(exc)})") from None
@@ -331,6 +337,7 @@ class Trainer:
                 "trained_this_run": list(cfg.heads), "steps": self.step,
                 "max_steps": self.max_steps, "world_size": self.dist.world_size,
                 "cancelled": self.cancelled, "metrics": dict(self.metrics),
+                "start_metrics": dict(self.start_metrics),
                 "losses": dict(self.losses), "date": _dt.datetime.now().isoformat(timespec="seconds")}
 
 
@@ -352,35 +359,65 @@ class TrainingSets(ConcatDataset):
 
 # ---- hooks --------------------------------------------------------------------------------
 class LoggingHook(HookBase):
-    """A progress line on stderr every ``every`` steps (rank 0): the losses averaged since
-    the last line, learning rate, images/s and ETA."""
+    """Progress on stderr every ``every`` steps (rank 0): the losses averaged since the
+    last report, learning rate, images/s (over the steps' own time: data and compute,
+    not validation or checkpoints) and ETA. A text line each, or with ``json_lines``
+    one JSON object per event: "start" (step, max_steps, images, metrics so far), then
+    "step" (step, max_steps, losses, lr, images_per_s, elapsed_s, eta_s)."""
 
-    def __init__(self, every: int = 10, stream=None) -> None:
+    def __init__(self, every: int = 10, stream=None, json_lines: bool = False) -> None:
         self.every = max(1, every)
         self.stream = stream or sys.stderr
+        self.json_lines = json_lines
 
     def before_train(self) -> None:
-        self._start_step, self._start = self.trainer.step, time.perf_counter()
-        self._last_step, self._last = self._start_step, self._start
+        t = self.trainer
+        self._start_step, self._start = t.step, time.perf_counter()
+        self._last_step, self._busy = self._start_step, 0.0
         self._sums: dict[str, float] = {}
+        if self.json_lines and t.dist.is_main:
+            _emit({"event": "start", "step": t.step, "max_steps": t.max_steps,
+                   "images": len(t.dataset), "batch_size": t.config.batch_size,
+                   "world_size": t.dist.world_size, "device": str(t.device),
+                   "metrics": t.metrics, "start_metrics": t.start_metrics}, self.stream)
+
+    def before_step(self) -> None:
+        self._step_start = time.perf_counter()
 
     def after_step(self) -> None:
         t = self.trainer
         if not t.dist.is_main:
             return
+        self._busy += time.perf_counter() - self._step_start
         for name, value in t.losses.items():
             self._sums[name] = self._sums.get(name, 0.0) + value
         if t.step % self.every == 0 or t.step == t.max_steps:
             now, steps = time.perf_counter(), t.step - self._last_step
-            rate = steps * t.config.batch_size * t.dist.world_size / max(now - self._last, 1e-9)
             per_step = (now - self._start) / max(t.step - self._start_step, 1)
-            eta = _dt.timedelta(seconds=round(per_step * (t.max_steps - t.step)))
-            mean = {name: total / steps for name, total in self._sums.items()}
-            heads = " ".join(f"{k} {v:.4f}" for k, v in mean.items() if k != "total")
-            print(f"step {t.step}/{t.max_steps}  loss {mean['total']:.4f} ({heads})  "
-                  f"lr {t.scheduler.get_last_lr()[0]:.2e}  {rate:.1f} img/s  ETA {eta}",
-                  file=self.stream, flush=True)
-            self._last_step, self._last, self._sums = t.step, now, {}
+            record = {"event": "step", "step": t.step, "max_steps": t.max_steps,
+                      "losses": {name: total / steps for name, total in self._sums.items()},
+                      "lr": t.scheduler.get_last_lr()[0],
+                      "images_per_s": steps * t.config.batch_size * t.dist.world_size / max(self._busy, 1e-9),
+                      "elapsed_s": now - self._start, "eta_s": per_step * (t.max_steps - t.step)}
+            if self.json_lines:
+                _emit(record, self.stream)
+            else:
+                print(_step_text(record), file=self.stream, flush=True)
+            self._last_step, self._busy, self._sums = t.step, 0.0, {}
+
+
+def _step_text(record: dict[str, Any]) -> str:
+    """A "step" event as the text progress line."""
+    mean = record["losses"]
+    heads = " ".join(f"{k} {v:.4f}" for k, v in mean.items() if k != "total")
+    eta = _dt.timedelta(seconds=round(record["eta_s"]))
+    return (f"step {record['step']}/{record['max_steps']}  loss {mean['total']:.4f} ({heads})  "
+            f"lr {record['lr']:.2e}  {record['images_per_s']:.1f} img/s  ETA {eta}")
+
+
+def _emit(record: dict[str, Any], stream) -> None:
+    """One progress event as a JSON line."""
+    print(json.dumps(record), file=stream, flush=True)
 
 
 class CheckpointHook(HookBase):
@@ -406,24 +443,42 @@ class CheckpointHook(HookBase):
 
 class EvalHook(HookBase):
     """Validation metrics every ``every`` steps and at the end, computed on rank 0 and
-    stored in ``trainer.metrics`` (saved in the model's meta)."""
+    stored in ``trainer.metrics`` (saved in the model's meta). With ``at_start``, a fresh
+    run first validates the starting model (``trainer.start_metrics``, the baseline).
+    Reported as a text line, or with ``json_lines`` as a JSON "eval" event
+    (step, start, metrics)."""
 
-    def __init__(self, evaluate_fn: EvaluateFn, every: int = 0, stream=None) -> None:
+    def __init__(self, evaluate_fn: EvaluateFn, every: int = 0, stream=None,
+                 at_start: bool = False, json_lines: bool = False) -> None:
         self.evaluate_fn = evaluate_fn
         self.every = every
         self.stream = stream or sys.stderr
+        self.at_start = at_start
+        self.json_lines = json_lines
 
-    def _evaluate(self) -> None:
+    def _evaluate(self, start: bool = False) -> None:
         t = self.trainer
         if t.dist.is_main:
             t.model.eval()
             with torch.inference_mode():
-                t.metrics = {k: float(v) for k, v in self.evaluate_fn(t.model).items()}
+                metrics = {k: float(v) for k, v in self.evaluate_fn(t.model).items()}
             t.model.train()
-            text = "  ".join(f"{k} {v:.4f}" for k, v in t.metrics.items())
-            print(f"eval at step {t.step}: {text}", file=self.stream, flush=True)
+            if start:
+                t.start_metrics = metrics
+            else:
+                t.metrics = metrics
+            if self.json_lines:
+                _emit({"event": "eval", "step": t.step, "start": start, "metrics": metrics}, self.stream)
+            else:
+                text = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+                where = "of the starting model" if start else f"at step {t.step}"
+                print(f"eval {where}: {text}", file=self.stream, flush=True)
         if t.dist.enabled:
             dist.barrier()
+
+    def before_train(self) -> None:
+        if self.at_start and self.trainer.step == 0:
+            self._evaluate(start=True)
 
     def after_step(self) -> None:
         t = self.trainer
@@ -454,22 +509,25 @@ def engine_evaluate_fn(config: TrainConfig, heads: list[str]) -> EvaluateFn | No
 
 
 def default_hooks(config: TrainConfig, evaluate_fn: EvaluateFn | None = None,
-                  trained_heads: list[str] | None = None) -> list[HookBase]:
-    """Logging, checkpointing and (with a validation set and an evaluator) evaluation."""
-    hooks: list[HookBase] = [LoggingHook(config.log_every)]
+                  trained_heads: list[str] | None = None, progress_json: bool = False) -> list[HookBase]:
+    """Logging, checkpointing and (with a validation set and an evaluator) evaluation;
+    ``progress_json``: progress as JSON lines."""
+    hooks: list[HookBase] = [LoggingHook(config.log_every, json_lines=progress_json)]
     evaluate_fn = evaluate_fn or engine_evaluate_fn(config, trained_heads or list(config.heads))
     if evaluate_fn is not None:
-        hooks.append(EvalHook(evaluate_fn, config.eval_every))
+        hooks.append(EvalHook(evaluate_fn, config.eval_every, at_start=config.eval_at_start,
+                              json_lines=progress_json))
     return hooks + [CheckpointHook(config.checkpoint_every)]
 
 
 def train(config: TrainConfig, resume: str | Path | None = None,
           cancel: threading.Event | None = None, evaluate_fn: EvaluateFn | None = None,
-          extra_hooks: list[HookBase] | None = None) -> Trainer:
+          extra_hooks: list[HookBase] | None = None, progress_json: bool = False) -> Trainer:
     """Run a full training with the default hooks; returns the finished ``Trainer``
     (``step``, ``cancelled``, ``metrics``; the model is at ``config.out``)."""
     trainer = Trainer(config, cancel=cancel, resume=resume)
-    trainer.register_hooks(default_hooks(config, evaluate_fn, trainer.trained_heads) + (extra_hooks or []))
+    hooks = default_hooks(config, evaluate_fn, trainer.trained_heads, progress_json)
+    trainer.register_hooks(hooks + (extra_hooks or []))
     trainer.train()
     return trainer
 

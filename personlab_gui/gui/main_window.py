@@ -27,6 +27,7 @@ from .preferences import Preferences
 from .session import Session
 from .shortcuts import ShortcutsDialog
 from .status_bar import StatusBar
+from .training import install_training_tab
 
 TITLE = "PersonLab Studio"
 #: Clicking within this many screen pixels of a decoded keypoint selects its person.
@@ -57,6 +58,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._make_menus()
         self._connect()
         self.editor = Editor(self)
+        self.training = install_training_tab(self)
         self.setAcceptDrops(True)
         self._restore_window()
         model, device = self.prefs.model()
@@ -290,4 +292,5 @@ class MainWindow(QtWidgets.QMainWindow):
         for key, layer in self.layers.items():
             self.prefs.set_layer_state(key, layer.state())
         self.service.shutdown()
+        self.training.shutdown()
         super().closeEvent(event)

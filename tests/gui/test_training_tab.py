@@ -1,0 +1,197 @@
+"""The Training tab end to end: a project of real COCO images, training in a child
+process from the tab (start, stop, resume, finish), the new model in the pickers with its
+validation figures, "Use this model" in the viewer, and errors explained in the tab."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6 import QtCore, QtGui
+
+from personlab_gui.core.model import load_checkpoint
+from personlab_gui.core.model.zoo import ZOO_ENV
+from personlab_gui.core.project import Project
+from personlab_gui.core.project_coco import import_coco
+from personlab_gui.core.train import state_path
+from personlab_gui.gui.training.run import FAILED, FINISHED, STOPPED
+from personlab_gui.gui.training.spec import shell_command
+
+from .conftest import open_and_wait
+
+REPO_ZOO = Path(__file__).resolve().parents[2] / "model_zoo"
+#: Child-process start (imports torch), validation and a few dozen small steps.
+TRAIN_TIMEOUT_MS = 120_000
+
+
+@pytest.fixture(autouse=True)
+def zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private model zoo holding links to the repository's models."""
+    folder = tmp_path / "zoo"
+    folder.mkdir()
+    for model in REPO_ZOO.glob("*.pt"):
+        (folder / model.name).symlink_to(model)
+    monkeypatch.setenv(ZOO_ENV, str(folder))
+    return folder
+
+
+def _project(path: Path, shared_data: Path, images: int, reviewed: bool) -> Path:
+    """A project of the first ``images`` COCO dev training images."""
+    root = shared_data / "coco_dev" / "train"
+    gt = json.loads((root / "person_keypoints.json").read_text())
+    keep = gt["images"][:images]
+    ids = {image["id"] for image in keep}
+    subset = path.parent / "subset.json"
+    subset.write_text(json.dumps({**gt, "images": keep,
+                                  "annotations": [a for a in gt["annotations"] if a["image_id"] in ids]}))
+    with Project.create(path, root / "images") as project:
+        import_coco(project, subset, root / "images")
+        for image_id in project.image_ids():
+            project.set_review(image_id, reviewed)
+    return path
+
+
+def _small_run(panel, project: Path, steps: int) -> None:
+    form = panel.form
+    form.set_project(str(project))
+    form.set_validation(None, fraction=0.25)
+    form.name.setText("tuned")
+    form.size.setValue(129)
+    form.length.setValue(steps)
+    form.batch.setValue(2)
+    form.lr.setValue(0.01)
+    form.eval_every.setValue(0)
+    form.workers.setValue(0)
+    form.device.setCurrentText("cpu")
+
+
+def test_train_stop_resume_finish_and_use_the_model(qtbot, window, shared_data, tmp_path, zoo, people_image):
+    before = open_and_wait(qtbot, window, people_image)
+    panel = window.training
+    _small_run(panel, _project(tmp_path / "p.plab", shared_data, 4, reviewed=True), steps=40)
+    panel.refresh_counts()
+    qtbot.waitUntil(lambda: panel.form.counts.text().startswith("Training: project 3 images"), timeout=10_000)
+    assert "Validation: 1 images" in panel.form.counts.text()
+
+    panel.start_button.click()
+    qtbot.waitUntil(lambda: panel.run.step >= 1, timeout=TRAIN_TIMEOUT_MS)
+    assert panel.run.history.baseline["keypoints/AP"] >= 0      # the starting model, validated first
+    panel.stop_button.click()
+    qtbot.waitUntil(lambda: panel.run.status == STOPPED, timeout=TRAIN_TIMEOUT_MS)
+    out = zoo / "tuned.pt"
+    stopped_at = panel.run.step
+    assert 1 <= stopped_at < 40 and state_path(out).is_file()
+    assert load_checkpoint(out)[1]["meta"]["cancelled"]           # a usable checkpoint
+    assert panel.resume_button.isEnabled() and panel.use_button.isEnabled()
+
+    panel.resume_button.click()
+    qtbot.waitUntil(lambda: panel.run.status == FINISHED, timeout=TRAIN_TIMEOUT_MS)
+    history = panel.run.history
+    assert history.steps[-1] == 40 and history.eval_steps == [40]
+    assert set(history.losses) >= {"total", "heatmap", "segmentation", "short", "mid", "long"}
+    assert panel.progress.value() == 40 and "Validation: keypoint AP" in panel.message.text()
+
+    picker = window.settings_panel.model
+    index = picker.findText("tuned")
+    assert index >= 0
+    tip = picker.itemData(index, QtCore.Qt.ItemDataRole.ToolTipRole)
+    assert "validation: keypoint AP" in tip and "(start " in tip
+
+    panel.use_button.click()
+    qtbot.waitUntil(lambda: window.service.engine.model_path == out, timeout=TRAIN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.session.result is not None and window.session.result is not before,
+                    timeout=TRAIN_TIMEOUT_MS)
+    assert picker.currentText() == "tuned"
+    assert not np.allclose(window.session.result.heatmaps, before.heatmaps, atol=1e-4)
+
+
+def test_no_reviewed_images_is_explained_in_the_tab(qtbot, window, shared_data, tmp_path):
+    panel = window.training
+    project = _project(tmp_path / "p.plab", shared_data, 2, reviewed=False)
+    _small_run(panel, project, steps=5)
+    panel.form.set_project("")
+    assert window.editor.files.open(str(project))          # the tab follows the open project
+    assert panel.form.project.text() == str(project)
+    panel.start_button.click()
+    qtbot.waitUntil(lambda: panel.run.status == FAILED, timeout=10_000)
+    assert "no reviewed images" in panel.message.text()
+    assert panel.start_button.isEnabled() and not panel.process.running
+
+
+def test_an_empty_validation_set_and_a_missing_image_are_explained(qtbot, window, shared_data, tmp_path):
+    panel = window.training
+    project = _project(tmp_path / "p.plab", shared_data, 2, reviewed=True)
+    _small_run(panel, project, steps=5)
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps({"images": [], "annotations": [], "categories": [
+        {"id": 1, "name": "person", "supercategory": "person"}]}))
+    panel.form.set_validation(str(empty), str(tmp_path))
+    panel.start_button.click()
+    qtbot.waitUntil(lambda: panel.run.status == FAILED, timeout=10_000)
+    assert "validation set is empty" in panel.message.text()
+
+    images = tmp_path / "images"            # a project whose reviewed image was deleted
+    images.mkdir()
+    photo = shutil.copy(next((shared_data / "coco_dev" / "train" / "images").iterdir()), images)
+    moved = tmp_path / "moved.plab"
+    with Project.create(moved, images) as other:
+        other.set_review(other.add_images([photo])[0], True)
+    Path(photo).unlink()
+    panel.form.set_project(str(moved))
+    panel.form.set_validation(None, fraction=0.0)
+    panel.start_button.click()
+    qtbot.waitUntil(lambda: panel.run.status == FAILED and "missing on disk" in panel.message.text(),
+                    timeout=10_000)
+
+
+def test_a_corrupt_starting_model_fails_in_the_process_and_is_explained(qtbot, window, shared_data,
+                                                                        tmp_path, zoo):
+    (zoo / "broken.pt").write_bytes(b"not a checkpoint")
+    panel = window.training
+    _small_run(panel, _project(tmp_path / "p.plab", shared_data, 2, reviewed=True), steps=5)
+    panel.form.set_validation(None, fraction=0.0)
+    panel.form.init_model.setCurrentText(str(zoo / "broken.pt"))
+    panel.start_button.click()
+    qtbot.waitUntil(lambda: panel.run.status == FAILED and not panel.process.running, timeout=TRAIN_TIMEOUT_MS)
+    assert panel.start_button.isEnabled()
+    assert "broken.pt: not a PyTorch checkpoint" in panel.message.text()
+    assert "Traceback" not in panel.log.toPlainText()
+
+
+def test_a_crashing_training_process_is_explained(qtbot, window, shared_data, tmp_path, monkeypatch):
+    crash = "import os, signal; print('about to crash', flush=True); os.kill(os.getpid(), signal.SIGKILL)"
+    monkeypatch.setattr("personlab_gui.gui.training.panel.process_argv",
+                        lambda args, cancel_file: [sys.executable, "-c", crash])
+    panel = window.training
+    _small_run(panel, _project(tmp_path / "p.plab", shared_data, 2, reviewed=True), steps=5)
+    panel.form.set_validation(None, fraction=0.0)
+    panel.start_button.click()
+    qtbot.waitUntil(lambda: panel.run.status == FAILED and not panel.process.running, timeout=TRAIN_TIMEOUT_MS)
+    assert "was killed" in panel.message.text() and "about to crash" in panel.message.text()
+    assert panel.start_button.isEnabled() and window.isVisible()
+
+
+def test_copy_command_gives_the_cli_of_the_same_run(qtbot, window, shared_data, tmp_path, zoo):
+    panel = window.training
+    _small_run(panel, _project(tmp_path / "p.plab", shared_data, 4, reviewed=True), steps=7)
+    panel.procs.setValue(4)
+    panel.nodes.setValue(2)
+    panel.copy_button.click()
+    qtbot.waitUntil(lambda: "torchrun" in QtGui.QGuiApplication.clipboard().text(), timeout=10_000)
+    text = QtGui.QGuiApplication.clipboard().text()
+    assert text.startswith("torchrun --nproc_per_node 4 --nnodes 2 --node_rank $NODE_RANK")
+    args = shlex.split(text.split(" -m personlab_gui train ", 1)[1])
+    assert args[args.index("--out") + 1] == str(zoo / "tuned.pt")
+    assert args[args.index("--steps") + 1] == "7" and "--eval-at-start" in args
+    assert Path(args[args.index("--train") + 1]).is_file()
+    assert "--progress-json" not in args and "--cancel-file" not in args
+
+
+def test_shell_command_on_one_machine():
+    assert shell_command(["--steps", "5"]) == "personlab-gui train --steps 5"
+    assert shell_command(["--steps", "5"], procs=2).startswith("torchrun --standalone --nproc_per_node 2 ")
