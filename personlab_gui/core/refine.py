@@ -22,15 +22,18 @@ LONG_SHORT_REFINE_STEPS = 2
 
 @njit(cache=True, fastmath=True)
 def _refine_step(vectors: np.ndarray, by: np.ndarray, by_channel: np.ndarray,
-                 field_stride: int) -> np.ndarray:
-    """out[c](x) = x' - x + by[by_channel[c]](x'), x' = x + vectors[c](x) (float32, bilinear)."""
+                 field_stride: int, active: np.ndarray) -> np.ndarray:
+    """out[c](x) = x' - x + by[by_channel[c]](x'), x' = x + vectors[c](x) (float32, bilinear),
+    at the cells where ``active`` (h, w) is set; elsewhere out = vectors."""
     n, h, w, _ = vectors.shape
-    out = np.empty_like(vectors)
+    out = vectors.copy()
     inv = np.float32(1.0 / field_stride)
     for c in range(n):
         field = by[by_channel[c]]
         for i in range(h):
             for j in range(w):
+                if not active[i, j]:
+                    continue
                 vx, vy = vectors[c, i, j, 0], vectors[c, i, j, 1]
                 gx = min(max(j + vx * inv, np.float32(0.0)), np.float32(w - 1))
                 gy = min(max(i + vy * inv, np.float32(0.0)), np.float32(h - 1))
@@ -48,18 +51,26 @@ def refine_mid(mid: np.ndarray, short: np.ndarray, field_stride: int,
                steps: int = MID_REFINE_STEPS) -> list[np.ndarray]:
     """The mid-range field after each refinement step (a list of ``steps`` arrays)."""
     targets = np.ascontiguousarray(DIRECTED_EDGES[:, 1])
+    everywhere = np.ones(mid.shape[1:3], dtype=np.bool_)
     out = []
     for _ in range(steps):
-        mid = _refine_step(mid, short, targets, field_stride)
+        mid = _refine_step(mid, short, targets, field_stride, everywhere)
         out.append(mid)
     return out
 
 
-def refine_long(long: np.ndarray, short: np.ndarray, field_stride: int) -> np.ndarray:
-    """Long-range field refined by itself, then twice by the short-range offsets."""
+def refine_long(long: np.ndarray, short: np.ndarray, field_stride: int,
+                active: np.ndarray | None = None) -> np.ndarray:
+    """Long-range field refined by itself, then twice by the short-range offsets.
+
+    Only the cells where ``active`` (h, w) is set are refined (all when None); the others
+    keep the raw field. Self-refinement reads the previous step's field, so with more than
+    one self step a refined cell whose vector lands outside ``active`` reads a raw value there.
+    """
     same = np.arange(K)
+    active = np.ones(long.shape[1:3], dtype=np.bool_) if active is None else active
     for _ in range(LONG_SELF_REFINE_STEPS):
-        long = _refine_step(long, long, same, field_stride)
+        long = _refine_step(long, long, same, field_stride, active)
     for _ in range(LONG_SHORT_REFINE_STEPS):
-        long = _refine_step(long, short, same, field_stride)
+        long = _refine_step(long, short, same, field_stride, active)
     return long

@@ -43,6 +43,14 @@ SKELETON_MIN_SCORE = 0.05
 _FAR = np.float32(1e30)            # distance of a person that cannot claim any pixel
 
 
+def _refine_cells(segmentation: np.ndarray) -> np.ndarray:
+    """Where the long-range field is refined: person cells (p_S >= 0.5) and their 8
+    neighbours (image pixels interpolate between cells). Elsewhere the long-range head had no
+    training signal, so its raw field is kept (the basins there are only indicative)."""
+    person = (segmentation >= SEGMENTATION_THRESHOLD).astype(np.uint8)
+    return cv2.dilate(person, np.ones((3, 3), np.uint8)).astype(bool)
+
+
 def add_masks(result: InferenceResult, segmentation: np.ndarray, long: np.ndarray,
               assignment: str = "embedding") -> None:
     """Fill the segmentation maps, basins and every person's image-resolution ``mask``.
@@ -53,7 +61,7 @@ def add_masks(result: InferenceResult, segmentation: np.ndarray, long: np.ndarra
     if assignment not in MASK_ASSIGNMENTS:
         raise ValueError(f"unknown mask assignment {assignment!r}; "
                          f"choose from {', '.join(MASK_ASSIGNMENTS)}")
-    refined = refine_long(long, result.short, result.field_stride)
+    refined = refine_long(long, result.short, result.field_stride, _refine_cells(segmentation))
     result.segmentation, result.long_raw, result.long_refined = segmentation, long, refined
     if not result.people:
         result.basins = np.full(result.image_hw, -1, dtype=np.int32)
