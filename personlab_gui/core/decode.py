@@ -22,18 +22,24 @@ from .trace import TRACE_EDGE, TRACE_NMS_REJECT, TRACE_SEED
 MAX_PEOPLE = 100
 
 
-def _adjacency() -> tuple[np.ndarray, np.ndarray]:
-    """For each keypoint: neighbouring keypoints and the directed edge leading to each (-1 pad)."""
-    neighbours = np.full((K, 4), -1, dtype=np.int64)
-    edges = np.full((K, 4), -1, dtype=np.int64)
-    fill = np.zeros(K, dtype=np.int64)
-    for c, (a, b) in enumerate(DIRECTED_EDGES):
-        neighbours[a, fill[a]], edges[a, fill[a]] = b, c
-        fill[a] += 1
-    return neighbours, edges
+def _tree_walks() -> np.ndarray:
+    """(K, K - 1, 3): for each seed keypoint, the breadth-first walk over the kinematic tree
+    as rows (from keypoint, to keypoint, directed edge)."""
+    walks = np.empty((K, K - 1, 3), dtype=np.int64)
+    for seed in range(K):
+        reached, queue, row = {seed}, [seed], 0
+        while queue:
+            a = queue.pop(0)
+            for c, (src, dst) in enumerate(DIRECTED_EDGES.tolist()):
+                if src == a and dst not in reached:
+                    walks[seed, row] = (a, dst, c)
+                    reached.add(dst)
+                    queue.append(dst)
+                    row += 1
+    return walks
 
 
-NEIGHBOURS, NEIGHBOUR_EDGES = _adjacency()
+TREE_WALKS = _tree_walks()
 EDGE_TARGETS = np.ascontiguousarray(DIRECTED_EDGES[:, 1])
 
 
@@ -48,7 +54,7 @@ def nms_blocker(people: np.ndarray, n_people: int, k: int, x: float, y: float, r
 
 
 @njit(cache=True)
-def _greedy(cands, hough, short, mid, edge_targets, refine_steps, neighbours, neighbour_edges,
+def _greedy(cands, hough, short, mid, edge_targets, refine_steps, walks,
             field_stride, mid_stride, nms_radius, max_people):
     n_kp = hough.shape[0]
     people = np.zeros((max_people, n_kp, 3), dtype=np.float32)
@@ -58,7 +64,6 @@ def _greedy(cands, hough, short, mid, edge_targets, refine_steps, neighbours, ne
     ev_f = np.full((max_events, 5), np.nan, dtype=np.float32)  # x, y, score, from_x, from_y
     n_ev = 0
     r2 = nms_radius * nms_radius
-    queue = np.empty(n_kp, dtype=np.int64)
     for c in range(cands.shape[0]):
         if n_people >= max_people:
             break
@@ -70,35 +75,20 @@ def _greedy(cands, hough, short, mid, edge_targets, refine_steps, neighbours, ne
         if blocker >= 0:
             continue
         person = people[n_people]
-        done = np.zeros(n_kp, dtype=np.bool_)
         person[k, 0], person[k, 1], person[k, 2] = x, y, s
-        done[k] = True
-        head, tail = 0, 0
-        queue[tail] = k
-        tail += 1
-        while head < tail:
-            a = queue[head]
-            head += 1
-            for t in range(neighbours.shape[1]):
-                b = neighbours[a, t]
-                if b < 0 or done[b]:
-                    continue
-                e = neighbour_edges[a, t]
-                ax, ay = person[a, 0], person[a, 1]
-                vx, vy = bilinear_vector(mid, e, ax / mid_stride, ay / mid_stride)
-                for _ in range(refine_steps):
-                    sx, sy = bilinear_vector(short, edge_targets[e], (ax + vx) / field_stride,
-                                             (ay + vy) / field_stride)
-                    vx, vy = vx + sx, vy + sy
-                bx, by = ax + vx, ay + vy
-                score = bilinear(hough, b, bx / field_stride, by / field_stride)
-                person[b, 0], person[b, 1], person[b, 2] = bx, by, score
-                done[b] = True
-                queue[tail] = b
-                tail += 1
-                ev_i[n_ev, 0], ev_i[n_ev, 1], ev_i[n_ev, 2], ev_i[n_ev, 3] = TRACE_EDGE, b, n_people, a
-                ev_f[n_ev, 0], ev_f[n_ev, 1], ev_f[n_ev, 2], ev_f[n_ev, 3], ev_f[n_ev, 4] = bx, by, score, ax, ay
-                n_ev += 1
+        for a, b, e in walks[k]:
+            ax, ay = person[a, 0], person[a, 1]
+            vx, vy = bilinear_vector(mid, e, ax / mid_stride, ay / mid_stride)
+            for _ in range(refine_steps):
+                sx, sy = bilinear_vector(short, edge_targets[e], (ax + vx) / field_stride,
+                                         (ay + vy) / field_stride)
+                vx, vy = vx + sx, vy + sy
+            bx, by = ax + vx, ay + vy
+            score = bilinear(hough, b, bx / field_stride, by / field_stride)
+            person[b, 0], person[b, 1], person[b, 2] = bx, by, score
+            ev_i[n_ev, 0], ev_i[n_ev, 1], ev_i[n_ev, 2], ev_i[n_ev, 3] = TRACE_EDGE, b, n_people, a
+            ev_f[n_ev, 0], ev_f[n_ev, 1], ev_f[n_ev, 2], ev_f[n_ev, 3], ev_f[n_ev, 4] = bx, by, score, ax, ay
+            n_ev += 1
         n_people += 1
     return people[:n_people], ev_i[:n_ev], ev_f[:n_ev]
 
@@ -164,8 +154,7 @@ def greedy_decode(candidates: np.ndarray, heat: np.ndarray, hough: np.ndarray, s
     and the raw trace arrays (int events (m, 4), float events (m, 5)).
     """
     people, ev_i, ev_f = _greedy(candidates, hough, short, mid, EDGE_TARGETS, MID_REFINE_STEPS,
-                                 NEIGHBOURS, NEIGHBOUR_EDGES, field_stride, mid_stride,
-                                 nms_radius, MAX_PEOPLE)
+                                 TREE_WALKS, field_stride, mid_stride, nms_radius, MAX_PEOPLE)
     people = people.copy()
     people[:, :, 2] = _expected_oks(people, heat, hough, KAPPAS, field_stride, DISK_RADIUS)
     return people, instance_scores(people, nms_radius), ev_i, ev_f

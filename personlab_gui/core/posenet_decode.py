@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .decode import NEIGHBOURS, NEIGHBOUR_EDGES, instance_scores, nms_blocker
+from .decode import TREE_WALKS, instance_scores, nms_blocker
 
 POSENET_NMS_RADIUS = 20.0
 POSENET_SCORE_THRESHOLD = 0.1
@@ -51,12 +51,11 @@ def _candidates(heat, short, stride, threshold):
 
 
 @njit(cache=True)
-def _walk(cands, heat, short, mid, neighbours, neighbour_edges, stride, nms_radius, max_people):
+def _walk(cands, heat, short, mid, walks, stride, nms_radius, max_people):
     n_kp, h, w = heat.shape
     people = np.zeros((max_people, n_kp, 3), dtype=np.float32)
     n_people = 0
     r2 = nms_radius * nms_radius
-    queue = np.empty(n_kp, dtype=np.int64)
     for c in range(cands.shape[0]):
         if n_people >= max_people:
             break
@@ -64,29 +63,15 @@ def _walk(cands, heat, short, mid, neighbours, neighbour_edges, stride, nms_radi
         if nms_blocker(people, n_people, k, x, y, r2) >= 0:
             continue
         person = people[n_people]
-        done = np.zeros(n_kp, dtype=np.bool_)
         person[k, 0], person[k, 1], person[k, 2] = x, y, cands[c, 3]
-        done[k] = True
-        head, tail = 0, 1
-        queue[0] = k
-        while head < tail:
-            a = queue[head]
-            head += 1
-            for t in range(neighbours.shape[1]):
-                b = neighbours[a, t]
-                if b < 0 or done[b]:
-                    continue
-                e = neighbour_edges[a, t]
-                i, j = _nearest(person[a, 1], stride, h), _nearest(person[a, 0], stride, w)
-                bx, by = person[a, 0] + mid[e, i, j, 0], person[a, 1] + mid[e, i, j, 1]
-                for _ in range(2):
-                    i, j = _nearest(by, stride, h), _nearest(bx, stride, w)
-                    bx, by = j * stride + short[b, i, j, 0], i * stride + short[b, i, j, 1]
+        for a, b, e in walks[k]:
+            i, j = _nearest(person[a, 1], stride, h), _nearest(person[a, 0], stride, w)
+            bx, by = person[a, 0] + mid[e, i, j, 0], person[a, 1] + mid[e, i, j, 1]
+            for _ in range(SNAP_STEPS):
                 i, j = _nearest(by, stride, h), _nearest(bx, stride, w)
-                person[b, 0], person[b, 1], person[b, 2] = bx, by, heat[b, i, j]
-                done[b] = True
-                queue[tail] = b
-                tail += 1
+                bx, by = j * stride + short[b, i, j, 0], i * stride + short[b, i, j, 1]
+            i, j = _nearest(by, stride, h), _nearest(bx, stride, w)
+            person[b, 0], person[b, 1], person[b, 2] = bx, by, heat[b, i, j]
         n_people += 1
     return people[:n_people]
 
@@ -104,6 +89,6 @@ def posenet_decode(heat: np.ndarray, short: np.ndarray, mid_raw: np.ndarray, fie
     short16 = np.ascontiguousarray(short[:, ::step, ::step])
     cands = _candidates(heat16, short16, output_stride, threshold)
     cands = cands[np.argsort(-cands[:, 3], kind="stable")]
-    people = _walk(cands, heat16, short16, mid_raw, NEIGHBOURS, NEIGHBOUR_EDGES,
+    people = _walk(cands, heat16, short16, mid_raw, TREE_WALKS,
                    output_stride, nms_radius, max_people).copy()
     return cands, people, instance_scores(people, nms_radius)
