@@ -19,7 +19,7 @@ from ..core.engine import Engine, FieldMaps, InferenceSettings
 from ..core.image_io import load_image
 from ..core.result import InferenceResult
 from .cache import LruCache
-from .workers import Task
+from .workers import SerialExecutor, Task
 
 #: First element of the compute-job key of an engine load.
 _ENGINE = "<engine>"
@@ -39,8 +39,8 @@ class InferenceService(QtCore.QObject):
 
     def __init__(self, parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
-        self._compute = _serial_pool(self)   # engine loading and inference, one at a time
-        self._io = _serial_pool(self)        # image decoding
+        self._compute = SerialExecutor()   # engine loading and inference, one at a time
+        self._io = SerialExecutor()        # image decoding
         self.engine: Engine | None = None
         self.settings = InferenceSettings()
         self._images: LruCache[np.ndarray] = LruCache(8)
@@ -102,8 +102,8 @@ class InferenceService(QtCore.QObject):
         self.cancel()
         for task in self._loads.values():
             task.cancel()
-        self._io.waitForDone(timeout_ms)
-        self._compute.waitForDone(timeout_ms)
+        self._io.wait_for_done(timeout_ms)
+        self._compute.wait_for_done(timeout_ms)
 
     @property
     def busy(self) -> bool:
@@ -216,9 +216,3 @@ class InferenceService(QtCore.QObject):
             self._job, self._job_key = None, None
             self.busyChanged.emit(False)
         self._schedule()
-
-
-def _serial_pool(parent: QtCore.QObject) -> QtCore.QThreadPool:
-    pool = QtCore.QThreadPool(parent)
-    pool.setMaxThreadCount(1)
-    return pool

@@ -1,12 +1,18 @@
-"""Work off the GUI thread: a cancellable ``Task`` (QRunnable) reporting through signals.
+"""Work off the GUI thread: a cancellable ``Task`` reporting through signals, run by a
+``SerialExecutor`` (one Python worker thread).
 
 A task wraps one function ``fn(task) -> value``; the function calls ``task.report(...)``
 between stages, which raises ``Cancelled`` once ``cancel()`` was called, so a stale job
 stops at the next stage boundary. Errors arrive as one-line messages.
+
+Tasks run on plain Python threads, not a ``QThreadPool``: the pool holds its internal lock
+while it finishes a runnable, and releasing a Python-owned runnable needs the GIL, which the
+GUI thread may hold while it waits for that same lock (a hang seen in CI).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -26,7 +32,7 @@ class Cancelled(Exception):
 
 
 class TaskSignals(QtCore.QObject):
-    """Signals of a ``Task`` (QRunnable is not a QObject); delivered on the GUI thread."""
+    """Signals of a ``Task``, emitted on the worker thread and delivered on the GUI thread."""
 
     progress = QtCore.Signal(int, int, str)   # stage done, stages total, text
     done = QtCore.Signal(object)
@@ -34,11 +40,10 @@ class TaskSignals(QtCore.QObject):
     cancelled = QtCore.Signal()
 
 
-class Task(QtCore.QRunnable):
+class Task:
     """One cancellable unit of background work."""
 
     def __init__(self, fn: Callable[["Task"], Any]) -> None:
-        super().__init__()   # auto-deleted by the pool after run(): only Python state is used after
         self.signals = TaskSignals()
         self._fn = fn
         self._cancelled = False
@@ -72,6 +77,23 @@ class Task(QtCore.QRunnable):
             self.signals.failed.emit(f"{type(exc).__name__}: {one_line(str(exc))}")
         else:
             self.signals.done.emit(value)
+
+
+class SerialExecutor:
+    """Runs tasks one at a time, in submission order, on one Python worker thread."""
+
+    def __init__(self) -> None:
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        self._futures: list[concurrent.futures.Future] = []
+
+    def start(self, task: Task) -> None:
+        self._futures = [f for f in self._futures if not f.done()]
+        self._futures.append(self._executor.submit(task.run))
+
+    def wait_for_done(self, timeout_ms: int) -> bool:
+        """Wait for the submitted tasks; whether they all finished in time."""
+        _, pending = concurrent.futures.wait(self._futures, timeout=timeout_ms / 1000)
+        return not pending
 
 
 def one_line(text: str) -> str:

@@ -9,8 +9,8 @@ import numpy as np
 from ...core.result import InferenceResult
 from ...core.skeleton import MASK_THRESHOLD
 from ..probing import pixel_index
-from .base import Layer, ProbeRows
-from .masks import rgba_overlay_item
+from .base import ProbeRows
+from .masks import RgbaOverlayLayer
 from .palette import person_colors
 
 BASIN_ALPHA = 170
@@ -31,26 +31,18 @@ def basin_rgba(basins: np.ndarray, distance: np.ndarray, people: int) -> np.ndar
     return rgba
 
 
-class BasinsLayer(Layer):
+class BasinsLayer(RgbaOverlayLayer):
     """Which person each pixel's embedding points to, and how closely."""
 
     key, name, shortcut, z = "basins", "Embedding basins", "B", 6
     default_opacity = 0.7
     required_heads = ("segmentation", "long")
 
-    def _make_items(self) -> list:
-        self.image_item = rgba_overlay_item()
-        return [self.image_item]
-
     def available(self, result: InferenceResult | None) -> bool:
         return result is not None and result.basins is not None and result.basin_distance is not None
 
-    def _draw(self, result: InferenceResult) -> None:
-        rgba = basin_rgba(result.basins, result.basin_distance, len(result.people))
-        self.image_item.setImage(rgba, levels=(0, 255), autoLevels=False)
-
-    def _clear(self) -> None:
-        self.image_item.clear()
+    def rgba(self, result: InferenceResult) -> np.ndarray:
+        return basin_rgba(result.basins, result.basin_distance, len(result.people))
 
     def probe(self, xy: np.ndarray) -> ProbeRows:
         pixel = pixel_index(self.result.image_hw, xy)

@@ -13,36 +13,40 @@ from .palette import person_colors
 MASK_ALPHA = 120
 
 
-def rgba_overlay_item() -> FastImageItem:
-    """An ImageItem for an (H, W, 4) uint8 overlay at image resolution."""
-    item = FastImageItem()
-    item.setTransform(image_pixel_transform())
-    return item
+class RgbaOverlayLayer(Layer):
+    """A layer drawn as one (H, W, 4) uint8 image at image resolution (``rgba(result)``)."""
+
+    def _make_items(self) -> list:
+        self.image_item = FastImageItem()
+        self.image_item.setTransform(image_pixel_transform())
+        return [self.image_item]
+
+    def rgba(self, result: InferenceResult) -> np.ndarray:
+        raise NotImplementedError
+
+    def _draw(self, result: InferenceResult) -> None:
+        self.image_item.setImage(self.rgba(result), levels=(0, 255), autoLevels=False)
+
+    def _clear(self) -> None:
+        self.image_item.clear()
 
 
-class MasksLayer(Layer):
+class MasksLayer(RgbaOverlayLayer):
     """Person instance masks (only when the result's people carry masks)."""
 
     key, name, shortcut, z = "masks", "Instance masks", "K", 30
     default_opacity = 0.8
     required_heads = ("segmentation", "long")
 
-    def _make_items(self) -> list:
-        self.image_item = rgba_overlay_item()
-        return [self.image_item]
-
     def available(self, result: InferenceResult | None) -> bool:
         return result is not None and any(p.mask is not None for p in result.people)
 
-    def _draw(self, result: InferenceResult) -> None:
+    def rgba(self, result: InferenceResult) -> np.ndarray:
         rgba = np.zeros((*result.image_hw, 4), np.uint8)
         for color, person in zip(person_colors(len(result.people)), result.people):
             if person.mask is not None:
                 rgba[person.mask] = (*color, MASK_ALPHA)
-        self.image_item.setImage(rgba, levels=(0, 255), autoLevels=False)
-
-    def _clear(self) -> None:
-        self.image_item.clear()
+        return rgba
 
     def probe(self, xy: np.ndarray) -> ProbeRows:
         pixel = pixel_index(self.result.image_hw, xy)

@@ -19,7 +19,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from ...core.errors import InputError
 from ...core.model.zoo import zoo_dir
 from ...core.train import state_path
-from ..workers import Task
+from ..workers import SerialExecutor, Task
 from .curves import TrainingCurves
 from .datasets import PreparedData, describe, prepare
 from .form import TrainingForm
@@ -54,8 +54,7 @@ class TrainingPanel(QtWidgets.QWidget):
         self.out: Path | None = None          # the checkpoint of the current (or last) run
         self._last_line = ""
         self._counts_generation = 0
-        self._pool = QtCore.QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
+        self._pool = SerialExecutor()
         self._counts_timer = QtCore.QTimer(self, singleShot=True, interval=COUNTS_DEBOUNCE_MS)
         self._make_widgets()
         self._layout()
@@ -200,7 +199,7 @@ class TrainingPanel(QtWidgets.QWidget):
     def shutdown(self) -> None:
         """Stop a running training (it saves) and wait for the threads; call before closing."""
         self.process.shutdown()
-        self._pool.waitForDone(10000)
+        self._pool.wait_for_done(10000)
 
     # -- data --------------------------------------------------------------------------------------
     def refresh_counts(self) -> None:
