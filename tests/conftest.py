@@ -24,3 +24,12 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data folder not found: {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def coco_dev_train(shared_data: Path) -> Path:
+    """``shared/data/coco_dev/train``; skips the test when it is absent."""
+    root = shared_data / "coco_dev" / "train"
+    if not (root / "person_keypoints.json").is_file():
+        pytest.skip(f"COCO dev training data not found at {root}")
+    return root

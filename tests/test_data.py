@@ -15,14 +15,6 @@ SIZE = 257
 STILL = dict(scale=(1.2, 1.2), brightness=0.0, contrast=0.0, saturation=0.0)
 
 
-@pytest.fixture(scope="module")
-def coco_dev_train(request) -> Path:
-    root = request.getfixturevalue("shared_data") / "coco_dev" / "train"
-    if not (root / "person_keypoints.json").is_file():
-        pytest.skip(f"COCO dev training data not found at {root}")
-    return root
-
-
 def _dataset(root: Path, **kwargs) -> CocoPersonDataset:
     return CocoPersonDataset(root / "person_keypoints.json", root / "images", **{"input_size": SIZE, **kwargs})
 

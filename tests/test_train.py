@@ -22,14 +22,6 @@ REPO = Path(__file__).resolve().parents[1]
 SIZE = 257
 
 
-@pytest.fixture(scope="module")
-def coco_dev_train(request) -> Path:
-    root = request.getfixturevalue("shared_data") / "coco_dev" / "train"
-    if not (root / "person_keypoints.json").is_file():
-        pytest.skip(f"COCO dev training data not found at {root}")
-    return root
-
-
 def _subset(root: Path, folder: Path, n: int) -> Path:
     """A COCO JSON of the first ``n`` images of ``root``'s ground truth."""
     gt = json.loads((root / "person_keypoints.json").read_text())
