@@ -136,6 +136,11 @@ class Engine:
         """Decode people (and masks, when those heads are trained) from fused fields."""
         return decode_fields(maps, settings, self.output_stride, self.device_name)
 
+    def warm_up(self) -> "Engine":
+        """Run a tiny image once so the first real image pays no numba loading or compilation."""
+        self.run(np.zeros((64, 64, 3), dtype=np.uint8), InferenceSettings(size=65))
+        return self
+
     def run(self, image: np.ndarray, settings: InferenceSettings | None = None) -> InferenceResult:
         """``forward`` then ``decode``."""
         settings = settings or InferenceSettings()

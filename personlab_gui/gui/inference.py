@@ -58,7 +58,7 @@ class InferenceService(QtCore.QObject):
         """Load ``model`` on ``device``; the current engine keeps serving until it succeeds."""
         if self._job is not None:
             self._job.cancel()
-        task = Task(lambda t: Engine(model, device))
+        task = Task(lambda t: Engine(model, device).warm_up())
         task.signals.done.connect(lambda engine: self._engine_loaded(engine, model, device))
         task.signals.failed.connect(self.engineFailed)
         self._start(task, key=(_ENGINE, model, device))
