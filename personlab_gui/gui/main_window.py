@@ -34,6 +34,9 @@ TITLE = "PersonLab Studio"
 PICK_SCREEN_PX = 10.0
 IMAGE_FILTER = "Images ({})".format(" ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)))
 
+#: Bump when the set or arrangement of docks changes, so an older saved layout is not restored.
+DOCK_LAYOUT_VERSION = 2
+
 
 class MainWindow(QtWidgets.QMainWindow):
     """PersonLab Studio's viewer window."""
@@ -283,12 +286,12 @@ class MainWindow(QtWidgets.QMainWindow):
         geometry, state = self.prefs.window()
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1500, 900)
-        if state is None or not self.restoreState(state):
+        if state is None or not self.restoreState(state, DOCK_LAYOUT_VERSION):
             docks = [self.docks["Images"], self.docks["Layers"]]
             self.resizeDocks(docks, [260, 380], QtCore.Qt.Orientation.Horizontal)
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
-        self.prefs.set_window(self.saveGeometry(), self.saveState())
+        self.prefs.set_window(self.saveGeometry(), self.saveState(DOCK_LAYOUT_VERSION))
         for key, layer in self.layers.items():
             self.prefs.set_layer_state(key, layer.state())
         self.service.shutdown()
