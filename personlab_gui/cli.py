@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import sys
 
 COMMANDS = {
@@ -21,27 +20,19 @@ COMMANDS = {
 }
 
 
-def _available_commands() -> dict[str, str]:
-    return {name: doc for name, doc in COMMANDS.items()
-            if importlib.util.find_spec(f"personlab_gui.commands.{name}") is not None}
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="personlab-gui",
         description="PersonLab Studio: multi-person pose estimation and instance segmentation. "
                     "Without a command (or with image paths) it opens the GUI.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, doc in _available_commands().items():
+    for name, doc in COMMANDS.items():
         module = importlib.import_module(f"personlab_gui.commands.{name}")
         module.configure(sub.add_parser(name, help=doc, description=doc))
     return parser
 
 
 def _start_gui(argv: list[str]) -> int:
-    if importlib.util.find_spec("personlab_gui.gui.app") is None:
-        build_parser().print_help()
-        return 0
     from .gui.app import run_app
     return run_app(argv)
 

@@ -28,15 +28,6 @@ class Person:
     score: float                     # instance score
     mask: np.ndarray | None = None   # (H, W) bool at image resolution, when masks are decoded
 
-    @property
-    def bbox(self) -> tuple[float, float, float, float]:
-        """COCO (x, y, w, h): around the mask if present, else around the keypoints."""
-        if self.mask is not None and self.mask.any():
-            ys, xs = np.nonzero(self.mask)
-            return float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1), float(ys.max() - ys.min() + 1)
-        x, y = self.keypoints[:, 0], self.keypoints[:, 1]
-        return float(x.min()), float(y.min()), float(x.max() - x.min()), float(y.max() - y.min())
-
 
 @dataclass
 class InferenceResult:
