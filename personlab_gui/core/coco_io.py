@@ -283,7 +283,8 @@ def _mask_bbox(mask: np.ndarray) -> list[float]:
     return [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1), float(ys.max() - ys.min() + 1)]
 
 
-def _points_bbox(xy: np.ndarray) -> list[float]:
+def points_bbox(xy: np.ndarray) -> list[float]:
+    """COCO [x, y, w, h] around (n, 2) points (zero-sized for one point)."""
     x0, y0 = xy.min(axis=0)
     x1, y1 = xy.max(axis=0)
     return [float(x0), float(y0), float(x1 - x0), float(y1 - y0)]
@@ -332,7 +333,7 @@ def _pseudo_label(person: PersonLike, image_id: int, ann_id: int, min_keypoint_s
     labelled[kept, 2] = 2
     mask = _person_mask(person)
     polygons = mask_to_polygons(mask) if mask is not None else []
-    bbox = _mask_bbox(mask) if mask is not None else _points_bbox(keypoints[kept if kept.any() else slice(None), :2])
+    bbox = _mask_bbox(mask) if mask is not None else points_bbox(keypoints[kept if kept.any() else slice(None), :2])
     ann = {"id": ann_id, "image_id": int(image_id), "category_id": PERSON_CATEGORY_ID,
            "keypoints": _round_triples(labelled, score_slot=False), "num_keypoints": int(kept.sum()),
            "bbox": bbox, "area": float(mask.sum()) if mask is not None else bbox[2] * bbox[3],

@@ -36,6 +36,7 @@ import numpy as np
 from PIL import Image
 from pycocotools import mask as mask_utils
 
+from .coco_io import points_bbox
 from .errors import ImageLoadError, InputError
 from .image_io import safe_join
 from .skeleton import K
@@ -145,8 +146,7 @@ class PersonRecord:
         labelled = self.keypoints[self.keypoints[:, 2] > 0, :2]
         if not len(labelled):
             return None
-        (x0, y0), (x1, y1) = labelled.min(axis=0), labelled.max(axis=0)
-        return float(x0), float(y0), float(x1 - x0), float(y1 - y0)
+        return tuple(points_bbox(labelled))
 
 
 def _compressed_rle(rle: dict) -> dict:
