@@ -10,6 +10,8 @@ import argparse
 import importlib
 import sys
 
+from .core.interrupts import Terminated, install_stop_handlers
+
 COMMANDS = {
     "infer": "run the model on images or folders and write COCO JSON",
     "eval": "evaluate a model against COCO ground truth (keypoint and mask AP)",
@@ -42,12 +44,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] not in COMMANDS and not argv[0].startswith("-"):
         return _start_gui(argv)
-    args = build_parser().parse_args(argv)
-    if args.command is None:
-        return _start_gui([])
-    module = importlib.import_module(f"personlab_gui.commands.{args.command}")
+    install_stop_handlers()
     try:
+        args = build_parser().parse_args(argv)
+        if args.command is None:
+            return _start_gui([])
+        module = importlib.import_module(f"personlab_gui.commands.{args.command}")
         return module.run(args)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # also SIGTERM (Terminated), e.g. while the model loads
+        terminated = isinstance(exc, Terminated)
+        print("terminated" if terminated else "interrupted", file=sys.stderr)
+        return 143 if terminated else 130

@@ -11,7 +11,9 @@ from ..core.batch import BatchItem, ProgressLine, run_batch
 from ..core.coco_io import detections_to_dataset, detections_to_results, write_json_atomic
 from ..core.errors import InputError
 from ..core.image_io import list_images
-from .common import add_inference_options, engine_from_args, settings_from_args
+from ..core.interrupts import Terminated, deferred_interrupts
+from .common import (add_inference_options, check_out, engine_from_args, first_line,
+                     model_file, settings_from_args)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -23,49 +25,90 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _image_root(paths: list[Path]) -> Path:
-    return Path(os.path.commonpath([p.resolve().parent for p in paths]))
+    return Path(os.path.commonpath([os.path.dirname(os.path.realpath(p)) for p in paths]))
+
+
+def _file_name(path: Path, root: Path) -> str:
+    """The dataset's ``file_name`` of ``path``: relative to ``root``, valid UTF-8 text."""
+    name = Path(os.path.realpath(path)).relative_to(root).as_posix()
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(path, "file name is not valid UTF-8, so it cannot be a COCO file_name; "
+                               "rename the file") from None
+    return name
 
 
 def run(args: argparse.Namespace) -> int:
     try:
+        settings = settings_from_args(args)
         paths = list_images(args.paths)
-    except InputError as exc:
+        if not paths:
+            raise InputError(", ".join(args.paths), "no images found")
+        check_out(args.out, [*paths, *model_file(args.model)])
+    except (InputError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if not paths:
-        print("error: no images found in " + ", ".join(args.paths), file=sys.stderr)
-        return 2
     engine = engine_from_args(args)
-    settings = settings_from_args(args)
+    root = _image_root(paths)
+    done = _unnamable(paths, root) if args.format == "dataset" else []
+    unnamed = {item.path for item in done}
+    paths = [path for path in paths if path not in unnamed]
     progress = ProgressLine(len(paths))
-    done: list[BatchItem] = []
 
     def report(n: int, item: BatchItem) -> None:
         label = item.path.name + (f" {len(item.result.people)} people" if item.result else " failed")
         progress.update(n, label)
 
-    interrupted = False
+    stop: BaseException | None = None
     try:
         for item in run_batch(engine, paths, settings, report):
             done.append(item)
-    except KeyboardInterrupt:
-        interrupted = True
+    except (KeyboardInterrupt, Exception) as exc:  # whatever ends the run, what finished is written
+        stop = exc
+    with deferred_interrupts():
+        return _finish(args, done, root, stop, progress)
+
+
+def _unnamable(paths: list[Path], root: Path) -> list[BatchItem]:
+    """Error items for the files whose name cannot be a dataset's file_name."""
+    items = []
+    for path in paths:
+        try:
+            _file_name(path, root)
+        except InputError as exc:
+            items.append(BatchItem(path, error=str(exc)))
+    return items
+
+
+def _finish(args: argparse.Namespace, done: list[BatchItem], root: Path,
+            stop: BaseException | None, progress: ProgressLine) -> int:
+    """Write what finished and say how the run ended; the exit status."""
     progress.close()
     failures = [item.error for item in done if item.error]
     for message in failures:
         print(f"error: {message}", file=sys.stderr)
-    write_json_atomic(args.out, _output(done, args.format, _image_root(paths)))
+    if stop is not None and not isinstance(stop, KeyboardInterrupt):
+        print(f"error: stopped after {len(done)} images: {type(stop).__name__}: {first_line(stop)}",
+              file=sys.stderr)
+    try:
+        write_json_atomic(args.out, _output(done, args.format, root))
+    except (InputError, OSError) as exc:
+        print(f"error: {args.out}: cannot write the results ({first_line(exc)})", file=sys.stderr)
+        return 1
+    ended = {Terminated: " (terminated)", KeyboardInterrupt: " (interrupted)"}.get(type(stop), "")
     print(f"wrote {args.out}: {sum(len(i.result.people) for i in done if i.result)} people "
-          f"in {len(done) - len(failures)} images" + (" (interrupted)" if interrupted else ""),
-          file=sys.stderr)
-    return 130 if interrupted else (1 if failures else 0)
+          f"in {len(done) - len(failures)} images{ended}", file=sys.stderr)
+    if isinstance(stop, KeyboardInterrupt):
+        return 143 if isinstance(stop, Terminated) else 130
+    return 1 if failures or stop is not None else 0
 
 
 def _output(items: list[BatchItem], fmt: str, root: Path) -> dict | list:
     ok = [(image_id, item) for image_id, item in enumerate(items, start=1) if item.result]
     if fmt == "results":
         return [r for image_id, item in ok for r in detections_to_results(image_id, item.result.people)]
-    images = [{"id": image_id, "file_name": item.path.resolve().relative_to(root).as_posix(),
+    images = [{"id": image_id, "file_name": _file_name(item.path, root),
                "height": item.result.image_hw[0], "width": item.result.image_hw[1]}
               for image_id, item in ok]
     return detections_to_dataset(images, [item.result.people for _, item in ok])

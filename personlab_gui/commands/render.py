@@ -6,16 +6,22 @@ there is no display.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
+import tempfile
+from pathlib import Path
 
 from ..core.engine import DEFAULT_SIZE, InferenceSettings
 from ..core.errors import InputError
 from ..core.image_io import load_image
-from .common import engine_from_args
+from ..core.interrupts import deferred_interrupts
+from .common import check_input_side, check_out, engine_from_args, model_file
 
 DEFAULT_LAYERS = "heatmap:all,people"
 MAX_DEFAULT_SIDE = 2000
+#: Largest PNG side (a canvas of 8192 x 8192 already takes 256 MB).
+MAX_SIDE = 8192
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -34,9 +40,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def parse_size(text: str) -> tuple[int, int]:
     """'1280x720' -> (1280, 720); ValueError otherwise."""
-    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
-    if not match or min(map(int, match.groups())) < 16:
-        raise ValueError(f"{text}: --size must be WxH, each at least 16 (e.g. 1280x720)")
+    match = re.fullmatch(r"\s*(\d{1,6})\s*[xX]\s*(\d{1,6})\s*", text)
+    if not match or not all(16 <= int(n) <= MAX_SIDE for n in match.groups()):
+        raise ValueError(f"{text}: --size must be WxH, each 16..{MAX_SIDE} (e.g. 1280x720)")
     return int(match[1]), int(match[2])
 
 
@@ -56,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         choices = parse_spec(args.layers, layers)
         size = parse_size(args.size) if args.size else None
+        check_input_side(args.input_size, "--input-size")
         settings = InferenceSettings(size=args.input_size)
+        check_out(args.out, [args.image, *model_file(args.model)])
         image = load_image(args.image)
     except (InputError, LayerSpecError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -68,6 +76,20 @@ def run(args: argparse.Namespace) -> int:
                   f"{'/'.join(layers[choice.key].required_heads)} head(s)", file=sys.stderr)
     apply_spec(choices, layers)
     return _save(layers, image, engine.run(image, settings), size or default_size(image.shape[:2]), args.out)
+
+
+def _write_png(pixmap, path: Path) -> bool:
+    """Save ``pixmap`` as PNG atomically: a temporary file beside ``path``, then a rename."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        if not pixmap.save(tmp, "PNG"):
+            return False
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+        return True
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def _save(layers, image, result, size: tuple[int, int], out: str) -> int:
@@ -83,8 +105,9 @@ def _save(layers, image, result, size: tuple[int, int], out: str) -> int:
     canvas.set_result(result)
     canvas.fit()
     QtWidgets.QApplication.processEvents()
-    if not canvas.grab().save(out, "PNG"):
-        print(f"error: {out}: cannot write the PNG", file=sys.stderr)
-        return 2
+    with deferred_interrupts():
+        if not _write_png(canvas.grab(), Path(out)):
+            print(f"error: {out}: cannot write the PNG", file=sys.stderr)
+            return 2
     print(f"wrote {out} ({size[0]}x{size[1]}, {result.num_people} people)")
     return 0

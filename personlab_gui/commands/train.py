@@ -13,6 +13,7 @@ import json
 import sys
 
 from ..core.skeleton import ALL_HEADS
+from .common import first_line
 
 #: command-line option -> TrainConfig field
 _FIELDS = {
@@ -107,6 +108,7 @@ def _given(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """Train; one-line error and exit status 2 on bad input or when memory runs out."""
+    from ..core.batch import out_of_memory
     from ..core.errors import InputError
     from ..core.model import CheckpointError
     from ..core.train import (TrainConfig, TrainError, is_main_process, read_resume_config,
@@ -122,10 +124,10 @@ def run(args: argparse.Namespace) -> int:
             config = TrainConfig.from_dict(_given(args))
         trainer = train(config, resume=args.resume, progress_json=args.progress_json)
     except (TrainError, CheckpointError, InputError, ValueError, OSError) as exc:
-        _error(args, _one_line(exc))
+        _error(args, first_line(exc))
         return 2
     except (MemoryError, RuntimeError) as exc:
-        if not _out_of_memory(exc):
+        if not out_of_memory(exc):
             raise
         _error(args, "out of memory: lower --batch or --size, or train fewer backbone blocks")
         return 2
@@ -141,19 +143,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _out_of_memory(exc: BaseException) -> bool:
-    """MemoryError, or torch's CPU/GPU allocation failures (RuntimeError subclasses)."""
-    text = str(exc).lower()
-    return isinstance(exc, MemoryError) or "out of memory" in text or "can't allocate memory" in text
-
-
 def _error(args: argparse.Namespace, message: str) -> None:
     if args.progress_json:
         print(json.dumps({"event": "error", "message": message}), file=sys.stderr, flush=True)
     else:
         print(f"personlab-gui train: error: {message}", file=sys.stderr)
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__

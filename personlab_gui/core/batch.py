@@ -1,8 +1,9 @@
 """Running the engine over many images: per-file errors, progress reporting, clean interrupt.
 
 Used by the CLI (``infer``, ``eval``) and by anything else that processes a folder: a bad
-file yields an ``InputError`` for that file and the batch goes on; Ctrl-C stops after
-the current image, keeping what finished.
+file yields an ``InputError`` for that file (an image too large for memory, an "out of
+memory" error) and the batch goes on; Ctrl-C stops after the current image, keeping what
+finished.
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ class ProgressLine:
         self.stream.flush()
 
 
+def out_of_memory(exc: BaseException) -> bool:
+    """MemoryError, or torch's CPU/GPU allocation failures (RuntimeError subclasses)."""
+    text = str(exc).lower()
+    return isinstance(exc, MemoryError) or "out of memory" in text or "can't allocate memory" in text
+
+
 def run_batch(engine: Engine, paths: Iterable[Path], settings: InferenceSettings,
               on_done: Callable[[int, BatchItem], None] | None = None) -> Iterator[BatchItem]:
     """Yield a ``BatchItem`` per path, in order; bad files carry ``error`` instead of a result."""
@@ -55,6 +62,10 @@ def run_batch(engine: Engine, paths: Iterable[Path], settings: InferenceSettings
             item = BatchItem(path, result=engine.run(load_image(path), settings))
         except InputError as exc:
             item = BatchItem(path, error=str(exc))
+        except (MemoryError, RuntimeError) as exc:
+            if not out_of_memory(exc):
+                raise
+            item = BatchItem(path, error=f"{path}: out of memory (lower --size or --scales)")
         if on_done is not None:
             on_done(index + 1, item)
         yield item

@@ -15,7 +15,9 @@ no Pillow warning (DecompressionBombWarning, corrupt EXIF...) is ever printed.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import warnings
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -63,12 +65,30 @@ def load_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndar
             raise ImageLoadError(path, f"corrupt or truncated image ({_first_line(exc)})") from None
 
 
+#: errno -> the problem as the user reads it, for paths that cannot even be looked at.
+_PATH_PROBLEMS = {
+    errno.ENOENT: "file not found", errno.ENOTDIR: "file not found",
+    errno.ELOOP: "symbolic link loop", errno.ENAMETOOLONG: "file name too long",
+    errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+}
+
+
+def _path_problem(exc: OSError) -> str:
+    return _PATH_PROBLEMS.get(exc.errno, exc.strerror or type(exc).__name__)
+
+
 def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise ImageLoadError(path, "file not found")
-    if path.is_dir():
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise ImageLoadError(path, _path_problem(exc)) from None
+    except ValueError:  # an embedded NUL byte
+        raise ImageLoadError(path, "not a valid file name") from None
+    if stat.S_ISDIR(st.st_mode):
         raise ImageLoadError(path, "is a folder, not an image file")
-    if path.stat().st_size == 0:
+    if not stat.S_ISREG(st.st_mode):
+        raise ImageLoadError(path, "not a regular file (a device, FIFO or socket)")
+    if st.st_size == 0:
         raise ImageLoadError(path, "empty file")
 
 
@@ -114,15 +134,39 @@ def _composite_on_white(im: Image.Image) -> Image.Image:
 
 
 def list_images(paths: Iterable[str | os.PathLike], recursive: bool = False) -> list[Path]:
-    """Files as given; folders expanded to their image files (sorted, hidden files skipped)."""
-    found: list[Path] = []
+    """Files as given; folders expanded to their image files (sorted, hidden files skipped).
+
+    A file given twice (by any spelling or link) is listed once, at its first place; a
+    folder that cannot be listed raises ``InputError``.
+    """
+    found: dict[object, Path] = {}
     for path in map(Path, paths):
-        found.extend(_folder_images(path, recursive) if path.is_dir() else [path])
-    return found
+        for file in _folder_images(path, recursive) if _is_dir(path) else [path]:
+            found.setdefault(_file_key(file), file)
+    return list(found.values())
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(path.stat().st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def _file_key(path: Path) -> object:
+    """What makes two paths the same file: device and inode, else the normalised path."""
+    try:
+        st = path.stat()
+        return st.st_dev, st.st_ino
+    except (OSError, ValueError):
+        return os.path.normpath(os.path.abspath(path))
 
 
 def _folder_images(folder: Path, recursive: bool) -> list[Path]:
-    candidates = folder.rglob("*") if recursive else folder.iterdir()
+    try:
+        candidates = list(folder.rglob("*") if recursive else folder.iterdir())
+    except OSError as exc:
+        raise InputError(folder, f"cannot list the folder: {_path_problem(exc)}") from None
     return sorted(p for p in candidates
                   if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file())
 

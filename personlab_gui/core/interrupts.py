@@ -1,0 +1,67 @@
+"""Stopping signals for long commands: the first SIGINT or SIGTERM stops the work, none
+cuts short the saving of what finished.
+
+After ``install_stop_handlers()``, the first SIGINT raises ``KeyboardInterrupt`` and the
+first SIGTERM ``Terminated`` (a ``KeyboardInterrupt``, so every place that stops cleanly on
+Ctrl-C does the same on SIGTERM); later signals (a second Ctrl-C 20 ms after the first)
+are ignored, as the process is already stopping and saving. Inside
+``deferred_interrupts()`` (writing a result file) a first signal is held and raised when
+the block ends.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Terminated(KeyboardInterrupt):
+    """The process received SIGTERM."""
+
+
+class _State:
+    stopping = False            # a stop signal was delivered (or is held)
+    deferring = 0               # depth of deferred_interrupts blocks
+    held: int | None = None     # the first signal, received while deferring
+
+
+def _interrupt_for(signum: int) -> KeyboardInterrupt:
+    return Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+def _on_signal(signum: int, frame) -> None:
+    if _State.stopping:
+        return
+    _State.stopping = True
+    if _State.deferring:
+        _State.held = signum
+        return
+    raise _interrupt_for(signum)
+
+
+def install_stop_handlers() -> None:
+    """Handle SIGINT and SIGTERM as described above (main thread only; else a no-op)."""
+    if threading.current_thread() is threading.main_thread():
+        _State.stopping, _State.held = False, None
+        for signum in _SIGNALS:
+            signal.signal(signum, _on_signal)
+
+
+@contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    """Run the block to its end; a stop signal received meanwhile is raised afterwards.
+
+    Effective once ``install_stop_handlers`` ran (otherwise the default handlers apply).
+    """
+    _State.deferring += 1
+    try:
+        yield
+    finally:
+        _State.deferring -= 1
+    if not _State.deferring and _State.held is not None:
+        signum, _State.held = _State.held, None
+        raise _interrupt_for(signum)
