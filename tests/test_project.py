@@ -22,7 +22,8 @@ from personlab_gui.core import project_coco
 from personlab_gui.core.coco_io import annotation_mask, mask_to_rle
 from personlab_gui.core.errors import CocoFormatError, InputError
 from personlab_gui.core.project import SCHEMA_VERSION, PersonRecord, Project
-from personlab_gui.core.project_coco import check_self_consistent, export_coco, import_coco
+from personlab_gui.core.project_coco import (DuplicateImportError, check_self_consistent, export_coco,
+                                             import_coco)
 from personlab_gui.core.skeleton import K, coco_person_category
 
 REPO = Path(__file__).resolve().parents[1]
@@ -243,7 +244,10 @@ def test_import_through_a_linked_folder_from_a_subfolder_and_again(project, root
     import_coco(project, good, tmp_path / "link")
     _images(root / "sub", ["a.png", "b.png"])
     import_coco(project, good, root / "sub")
-    import_coco(project, good, root)
+    with pytest.raises(DuplicateImportError, match="4 of its 4 people were imported into these images before"):
+        import_coco(project, good, root)
+    assert len(project.people(project.image_ids()[0])) == 2
+    import_coco(project, good, root, add_duplicates=True)
     assert [project.image(i).path for i in project.image_ids()] == ["a.png", "b.png", "sub/a.png", "sub/b.png"]
     assert len(project.people(project.image_ids()[0])) == 4 and len(project.people(project.image_ids()[2])) == 2
 
@@ -265,7 +269,8 @@ def test_old_schema_is_migrated_and_a_failed_migration_changes_nothing(project, 
     failing = "ALTER TABLE images ADD COLUMN note TEXT; SELECT * FROM nowhere"
     monkeypatch.setattr(project_module, "MIGRATIONS", (*project_module.MIGRATIONS, failing))
     monkeypatch.setattr(project_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
-    with pytest.raises(InputError, match="cannot migrate schema 1 to 2 .no such table: nowhere"):
+    with pytest.raises(InputError, match=f"cannot migrate schema {SCHEMA_VERSION} to {SCHEMA_VERSION + 1} "
+                                         ".no such table: nowhere"):
         Project.open(project.path)
     monkeypatch.setattr(project_module, "MIGRATIONS", (*project_module.MIGRATIONS[:-1],
                                                        "ALTER TABLE images ADD COLUMN note TEXT"))
@@ -376,7 +381,8 @@ def test_export_format_and_reviewed_only(project, root, tmp_path):
     assert first["num_keypoints"] == 3 and isinstance(first["segmentation"], list)
     assert first["bbox"] == [2.0, 2.0, 16.0, 18.0] and first["area"] == 16 * 18
     assert crowd["iscrowd"] == 1 and isinstance(crowd["segmentation"]["counts"], str)
-    assert "segmentation" not in maskless and maskless["bbox"] == [5.0, 5.0, 9.0, 7.0] and maskless["area"] == 63
+    assert maskless["bbox"] == [5.0, 5.0, 9.0, 7.0] and maskless["area"] == 63        # its keypoints' box
+    assert maskless["segmentation"] == [[5.0, 5.0, 14.0, 5.0, 14.0, 12.0, 5.0, 12.0]]
     assert keypointless["num_keypoints"] == 0 and keypointless["keypoints"] == [0.0, 0.0, 0] * K
     project.set_review(project.image_ids()[1], True)
     export_coco(project, tmp_path / "reviewed.json", reviewed_only=True, rle=True)

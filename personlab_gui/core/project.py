@@ -2,8 +2,11 @@
 
 Schema (its version is ``PRAGMA user_version``; ``MIGRATIONS[i]`` takes version i to i + 1):
 
-* ``meta(key, value)``: ``image_root`` (absolute, or relative to the project file's
-  folder; a migrated empty file gets ``.``) and ``created`` (ISO time).
+* ``meta(key, value)``: ``image_root`` (relative to the project file's folder when the
+  images lie below that folder or its parent, so the two move together; else absolute;
+  a migrated empty file gets ``.``), ``image_root_absolute`` (the same folder, absolute:
+  used when the relative one is gone, i.e. when only the project file moved) and
+  ``created`` (ISO time).
 * ``images``: ``path`` (POSIX, relative to the image root), ``width``, ``height``, the
   file's ``size``, ``mtime_ns`` and ``sha1`` when added, ``review`` ('unreviewed' or
   'reviewed') and ``position`` (browsing order).
@@ -11,10 +14,17 @@ Schema (its version is ``PRAGMA user_version``; ``MIGRATIONS[i]`` takes version 
   ``mask_rle`` as compressed COCO RLE JSON (or NULL), ``bbox_x/y/w/h``, ``iscrowd``,
   ``score`` (or NULL), ``provenance`` (predicted, accepted, edited or manual) and the
   ``model`` and ``settings`` (JSON) that produced the person.
+* ``coco_sources`` (version 2): the COCO annotation id each imported person came from,
+  so importing the same annotations into the same images again is noticed.
 
 Durability: WAL journal with ``synchronous=FULL``. Every edit is its own transaction,
 committed before the method returns, so killing the process loses no finished edit;
-``transaction()`` groups edits into one all-or-nothing transaction (imports).
+``transaction()`` groups edits into one all-or-nothing transaction (imports). A new
+project is built in a hidden file beside its path and linked into place only when it is
+complete (``Project.build``): a failed build, or two processes creating one project at
+once, never removes a file someone else wrote. ``Project.open(path, read_only=True)``
+never writes (a read-only file or folder, or a file that is not a project yet).
+SQLite errors become one-line ``InputError``s (``database_errors``).
 Opening reads only the schema version and the meta table; browsing uses indexed queries.
 """
 
@@ -25,6 +35,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import tempfile
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -74,8 +85,15 @@ CREATE INDEX people_provenance_score ON people (provenance, score);
 INSERT INTO meta VALUES ('image_root', '.');
 """
 
+_V2 = """
+CREATE TABLE coco_sources (
+    person_id INTEGER PRIMARY KEY REFERENCES people (id) ON DELETE CASCADE,
+    annotation_id INTEGER NOT NULL
+);
+"""
+
 #: SQL scripts; script i migrates schema version i to i + 1 (version 0: an empty file).
-MIGRATIONS: tuple[str, ...] = (_V1,)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _IMAGE_COLUMNS = "id, path, width, height, size, mtime_ns, sha1, review, position"
@@ -158,55 +176,82 @@ def _compressed_rle(rle: dict) -> dict:
     return {"size": [int(s) for s in rle["size"]], "counts": counts}
 
 
-class Project:
-    """An open ``.plab`` file. Use ``Project.create`` / ``Project.open``, then ``close()``
-    (or a ``with`` block). Unknown image or person ids raise ``KeyError``."""
+class ProjectExistsError(InputError):
+    """A new project's path is taken (perhaps by another process, while it was built)."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+
+class Project:
+    """An open ``.plab`` file. Use ``Project.create`` / ``Project.build`` / ``Project.open``,
+    then ``close()`` (or a ``with`` block). Unknown image or person ids raise ``KeyError``."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, read_only: bool = False) -> None:
         self.path = path
+        self.read_only = read_only
         self._conn = conn
-        root = Path(self.meta()["image_root"])
-        self.image_root = root if root.is_absolute() else path.parent / root
+        self.image_root = _image_root(path, self.meta())
 
     # ------------------------------------------------------------------ lifecycle
 
     @classmethod
     def create(cls, path: str | os.PathLike, image_root: str | os.PathLike) -> Project:
-        """A new project file at ``path`` whose images live under ``image_root``."""
-        path, root = Path(path), Path(image_root)
-        if path.exists():
-            raise InputError(path, "already exists")
-        if not root.is_dir():
-            raise InputError(root, "image folder not found")
-        project = cls._connect(path)
-        with project.transaction():
-            project._set_meta("image_root", str(root.resolve()))
-            project._set_meta("created", datetime.now(timezone.utc).isoformat(timespec="seconds"))
-        project.image_root = root.resolve()
-        return project
+        """A new, empty project file at ``path`` whose images live under ``image_root``."""
+        with cls.build(path, image_root):
+            pass
+        return cls.open(path)
 
     @classmethod
-    def open(cls, path: str | os.PathLike) -> Project:
-        """Open an existing project file, migrating an older schema (or an empty file)."""
+    @contextmanager
+    def build(cls, path: str | os.PathLike, image_root: str | os.PathLike) -> Iterator[Project]:
+        """A new project, filled inside the ``with`` block and published at ``path`` only
+        when the block succeeds (closed then; ``open`` it to go on). It is built in a
+        hidden file beside ``path`` and hard-linked into place, so it never replaces a
+        file: ``ProjectExistsError`` when ``path`` exists, also when another process
+        created it meanwhile. On any failure only the hidden file is removed."""
+        path, root = Path(path), Path(image_root)
+        if os.path.lexists(path):
+            raise ProjectExistsError(path, "already exists")
+        if not root.is_dir():
+            raise InputError(root, "image folder not found")
+        try:
+            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".building", dir=path.parent)
+        except OSError as exc:
+            raise InputError(path, f"cannot create the project file: {exc.strerror}") from None
+        os.close(fd)
+        building = Path(name)
+        try:
+            project = cls._connect(building, read_only=False)
+            try:
+                project.path = path
+                with project.transaction():
+                    project._store_root(root)
+                    project._set_meta("created", datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                yield project
+            finally:
+                project.close()
+            _publish(building, path)
+        finally:
+            _remove_database(building)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, read_only: bool = False) -> Project:
+        """Open an existing project file, migrating an older schema (or an empty file);
+        ``read_only`` never writes to the file or its folder (and migrates nothing)."""
         path = Path(path)
         if not path.is_file():
             raise InputError(path, "project file not found")
-        return cls._connect(path)
+        if not read_only and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+            raise InputError(path, "read-only (the file or its folder cannot be written); "
+                                   "exporting works, changing it needs write access")
+        return cls._connect(path, read_only)
 
     @classmethod
-    def _connect(cls, path: Path) -> Project:
+    def _connect(cls, path: Path, read_only: bool) -> Project:
         conn = None
         try:
-            conn = sqlite3.connect(path, isolation_level=None, timeout=10.0)
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
-            conn.execute("PRAGMA foreign_keys = ON")
-            _migrate(conn, path)
-            return cls(path, conn)
-        except sqlite3.DatabaseError as exc:
-            if conn is not None:
-                conn.close()
-            raise InputError(path, f"not a PersonLab project file ({exc})") from None
+            with database_errors(path):
+                conn = _read_only_connection(path) if read_only else _writable_connection(path)
+                _migrate(conn, path, read_only)
+                return cls(path, conn, read_only)
         except BaseException:
             if conn is not None:
                 conn.close()
@@ -241,6 +286,38 @@ class Project:
     def _set_meta(self, key: str, value: str) -> None:
         self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
+    def set_image_root(self, image_root: str | os.PathLike) -> int:
+        """Re-point the project at the folder its images moved to; returns how many of its
+        images are there. ``InputError`` when none is (and the project has images)."""
+        root = Path(image_root)
+        if not root.is_dir():
+            raise InputError(root, "image folder not found")
+        paths = [row[0] for row in self._conn.execute("SELECT path FROM images")]
+        found = sum((root / path).is_file() for path in paths)
+        if paths and not found:
+            raise InputError(root, f"none of the project's {len(paths)} images is in this folder "
+                                   f"(the first is {paths[0]})")
+        with self.transaction():
+            self._store_root(root)
+        self.image_root = _image_root(self.path, self.meta())
+        return found
+
+    def _store_root(self, root: Path) -> None:
+        absolute = Path(os.path.abspath(root))
+        folder = Path(os.path.abspath(self.path)).parent
+        try:
+            relative = Path(os.path.relpath(absolute, folder))
+        except ValueError:  # another drive
+            relative = None
+        near = relative is not None and relative.parts.count("..") <= 1
+        self._set_meta("image_root", relative.as_posix() if near else str(absolute))
+        self._set_meta("image_root_absolute", str(absolute))
+        self.image_root = absolute
+
+    def images_missing(self) -> bool:
+        """Whether the image root is gone (the images moved without the project)."""
+        return not self.image_root.is_dir()
+
     # ------------------------------------------------------------------ images
 
     def add_images(self, paths: Iterable[str | os.PathLike],
@@ -264,6 +341,10 @@ class Project:
             except ValueError:
                 raise InputError(path, f"outside the project's image root {self.image_root}") from None
         safe_join(self.image_root, relative)
+        try:
+            relative.as_posix().encode("utf-8")
+        except UnicodeEncodeError:
+            raise InputError(path, "the file name is not UTF-8 text: rename the file") from None
         return relative.as_posix()
 
     def _image_row(self, path: str | os.PathLike, size: tuple[int, int] | None) -> tuple:
@@ -271,7 +352,7 @@ class Project:
         file = safe_join(self.image_root, relative)
         if not file.is_file():
             raise ImageLoadError(file, "file not found")
-        width, height = size if size is not None else _displayed_size(file)
+        width, height = size if size is not None else displayed_size(file)
         stat = file.stat()
         return relative, width, height, stat.st_size, stat.st_mtime_ns, _sha1(file)
 
@@ -364,6 +445,19 @@ class Project:
         return self._conn.execute(f"INSERT INTO people (image_id, {', '.join(_PERSON_COLUMNS)}) "
                                   f"VALUES ({marks})", (image_id, *_person_values(person))).lastrowid
 
+    def record_coco_source(self, person_id: int, annotation_id: int) -> None:
+        """Note the COCO annotation id a person was imported from."""
+        self._conn.execute("INSERT OR REPLACE INTO coco_sources VALUES (?, ?)", (person_id, annotation_id))
+
+    def coco_sources(self, paths: Iterable[str]) -> set[tuple[str, int]]:
+        """(image path, COCO annotation id) of the imported people still on these images."""
+        found: set[tuple[str, int]] = set()
+        for path in paths:
+            found.update(self._conn.execute(
+                "SELECT i.path, s.annotation_id FROM images i JOIN people p ON p.image_id = i.id "
+                "JOIN coco_sources s ON s.person_id = p.id WHERE i.path = ?", (path,)))
+        return found
+
     def update_person(self, person_id: int, **fields: object) -> None:
         """Change some ``PersonRecord`` fields of a person (validated like a new record)."""
         with self.transaction():
@@ -406,13 +500,45 @@ class Project:
 
 # ---------------------------------------------------------------------- helpers
 
-def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+def _writable_connection(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, timeout=10.0)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def _read_only_connection(path: Path) -> sqlite3.Connection:
+    """A connection that never writes; in a read-only folder, where SQLite cannot create
+    the WAL index, the file is read as immutable."""
+    uri = Path(os.path.abspath(path)).as_uri()
+    try:
+        return _readable(sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, timeout=10.0))
+    except sqlite3.OperationalError:
+        return _readable(sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None))
+
+
+def _readable(conn: sqlite3.Connection) -> sqlite3.Connection:
+    """``conn`` once a first read works (else closed, and the error raised)."""
+    try:
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _migrate(conn: sqlite3.Connection, path: Path, read_only: bool) -> None:
     (version,) = conn.execute("PRAGMA user_version").fetchone()
     if version > SCHEMA_VERSION:
         raise InputError(path, f"made by a newer PersonLab Studio (schema {version}; "
                                f"this one reads up to {SCHEMA_VERSION})")
     if version == 0 and conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
         raise InputError(path, "not a PersonLab project file (an SQLite database with other tables)")
+    if read_only:
+        if version == 0:
+            raise InputError(path, "not a PersonLab project file (an empty file)")
+        return
     for target in range(version + 1, SCHEMA_VERSION + 1):
         try:
             conn.executescript(f"BEGIN IMMEDIATE; {MIGRATIONS[target - 1]}; "
@@ -420,6 +546,60 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
         except sqlite3.DatabaseError as exc:
             conn.rollback()
             raise InputError(path, f"cannot migrate schema {target - 1} to {target} ({exc})") from None
+
+
+@contextmanager
+def database_errors(path: str | os.PathLike) -> Iterator[None]:
+    """Turn SQLite's errors inside (locked, read-only, damaged, integer overflow) into
+    one-line ``InputError``s naming ``path``."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise InputError(path, _database_problem(exc)) from None
+    except OverflowError:  # sqlite3 refuses Python ints over 64 bits this way
+        raise InputError(path, "a number too large for the project file (over 64 bits)") from None
+
+
+def _database_problem(exc: sqlite3.Error) -> str:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return f"locked by another program, try again when it is done ({text})"
+    if "readonly" in text or "read-only" in text:
+        return f"read-only: cannot change it ({text})"
+    if "malformed" in text or "not a database" in text or "disk image" in text:
+        return f"damaged or not a PersonLab project file ({text}); restore a backup"
+    return f"not a usable PersonLab project file ({text})"
+
+
+def _publish(building: Path, path: Path) -> None:
+    """Give the finished hidden project file its name, never replacing a file there."""
+    try:
+        os.link(building, path)
+    except FileExistsError:
+        raise ProjectExistsError(path, "was created by another process meanwhile") from None
+    except OSError:  # a file system without hard links
+        if os.path.lexists(path):
+            raise ProjectExistsError(path, "was created by another process meanwhile") from None
+        os.rename(building, path)
+
+
+def _remove_database(path: Path) -> None:
+    """Remove a database file this process created, with its journal files."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _image_root(path: Path, meta: dict[str, str]) -> Path:
+    """The image folder from the meta table: the stored root (relative to the project
+    file's folder, or absolute), else the absolute copy when only the relative one is gone."""
+    stored = Path(meta["image_root"])
+    if stored.is_absolute():
+        return stored
+    root = Path(os.path.abspath(path.parent / stored))
+    fallback = meta.get("image_root_absolute")
+    if not root.is_dir() and fallback and Path(fallback).is_dir():
+        return Path(fallback)
+    return root
 
 
 def _person_values(person: PersonRecord) -> tuple:
@@ -444,7 +624,7 @@ def _sha1(file: Path) -> str:
     return digest.hexdigest()
 
 
-def _displayed_size(file: Path) -> tuple[int, int]:
+def displayed_size(file: Path) -> tuple[int, int]:
     """(width, height) as displayed (EXIF rotations applied), from the header alone."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -40,11 +40,16 @@ def zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def _project(path: Path, shared_data: Path, images: int, reviewed: bool) -> Path:
-    """A project of the first ``images`` COCO dev training images."""
+#: Four COCO dev training images; held out at 0.25, the first (13 people) validates.
+CROWDED = ("000000129648.jpg", "000000000370.jpg", "000000000529.jpg", "000000000790.jpg")
+
+
+def _project(path: Path, shared_data: Path, images: int | tuple[str, ...], reviewed: bool) -> Path:
+    """A project of the first ``images`` COCO dev training images (or of these files)."""
     root = shared_data / "coco_dev" / "train"
     gt = json.loads((root / "person_keypoints.json").read_text())
-    keep = gt["images"][:images]
+    keep = (gt["images"][:images] if isinstance(images, int)
+            else [image for image in gt["images"] if image["file_name"] in images])
     ids = {image["id"] for image in keep}
     subset = path.parent / "subset.json"
     subset.write_text(json.dumps({**gt, "images": keep,
@@ -73,13 +78,15 @@ def _small_run(panel, project: Path, steps: int) -> None:
 def test_train_stop_resume_finish_and_use_the_model(qtbot, window, shared_data, tmp_path, zoo, people_image):
     before = open_and_wait(qtbot, window, people_image)
     panel = window.training
-    _small_run(panel, _project(tmp_path / "p.plab", shared_data, 4, reviewed=True), steps=40)
+    _small_run(panel, _project(tmp_path / "p.plab", shared_data, CROWDED, reviewed=True), steps=40)
     panel.refresh_counts()
     qtbot.waitUntil(lambda: panel.form.counts.text().startswith("Training: project 3 images"), timeout=10_000)
-    assert "Validation: 1 images" in panel.form.counts.text()
+    assert "Validation: 1 images, 13 people held out" in panel.form.counts.text()
+    assert "Refused" not in panel.form.counts.text()
 
     panel.start_button.click()
     qtbot.waitUntil(lambda: panel.run.step >= 1, timeout=TRAIN_TIMEOUT_MS)
+    assert panel.val_info.text().startswith("Validation set: 1 images, 13 people (held out")
     assert panel.run.history.baseline["keypoints/AP"] >= 0      # the starting model, validated first
     panel.stop_button.click()
     qtbot.waitUntil(lambda: panel.run.status == STOPPED, timeout=TRAIN_TIMEOUT_MS)
@@ -149,6 +156,61 @@ def test_an_empty_validation_set_and_a_missing_image_are_explained(qtbot, window
                     timeout=10_000)
 
 
+def _refused(qtbot, panel, reason: str) -> None:
+    """Start is refused with ``reason`` in the tab (message and counts), and nothing runs."""
+    panel.refresh_counts()
+    qtbot.waitUntil(lambda: reason in panel.form.counts.text(), timeout=10_000)
+    assert "Refused" in panel.form.counts.text() and "e05050" in panel.form.counts.styleSheet()
+    panel.start_button.click()
+    qtbot.waitUntil(lambda: panel.run.status == FAILED, timeout=10_000)
+    assert reason in panel.message.text() and not panel.process.running
+
+
+def test_validation_on_unedited_predictions_is_refused(qtbot, window, shared_data, tmp_path):
+    path = _project(tmp_path / "p.plab", shared_data, CROWDED, reviewed=True)
+    with Project.open(path) as project:       # the model's people, marked reviewed but never accepted
+        for image_id in project.image_ids():
+            for person_id in project.people(image_id):
+                project.update_person(person_id, provenance="predicted", score=0.9)
+    panel = window.training
+    _small_run(panel, path, steps=5)
+    _refused(qtbot, panel, "unedited predictions")
+
+
+def test_held_out_images_are_human_verified_ones(qtbot, window, shared_data, tmp_path):
+    path = _project(tmp_path / "p.plab", shared_data, CROWDED, reviewed=True)
+    with Project.open(path) as project:       # the crowded image (13 people) keeps one unedited prediction
+        crowded = next(i for i in project.image_ids() if project.image(i).path == CROWDED[0])
+        project.update_person(next(iter(project.people(crowded))), provenance="predicted", score=0.9)
+    panel = window.training
+    _small_run(panel, path, steps=5)
+    _refused(qtbot, panel, "at least 10 human-verified people")
+    assert "Validation: 1 images, 2 people held out" in panel.form.counts.text()   # not the crowded one
+
+
+def test_a_small_or_predicted_coco_validation_set_is_refused(qtbot, window, shared_data, tmp_path):
+    panel = window.training
+    _small_run(panel, _project(tmp_path / "p.plab", shared_data, 2, reviewed=True), steps=5)
+    root = shared_data / "coco_dev" / "val"
+    gt = json.loads((root / "person_keypoints.json").read_text())
+    small = tmp_path / "small.json"           # 2 images, 4 people
+    keep = gt["images"][2:4]
+    ids = {image["id"] for image in keep}
+    small.write_text(json.dumps({**gt, "images": keep,
+                                 "annotations": [a for a in gt["annotations"] if a["image_id"] in ids]}))
+    panel.form.set_validation(str(small), str(root / "images"))
+    _refused(qtbot, panel, "at least 10 human-verified people")
+    predicted = tmp_path / "pseudo.json"      # the whole set, but as model output (a score per person)
+    predicted.write_text(json.dumps({**gt, "annotations": [{**a, "score": 0.8} for a in gt["annotations"]]}))
+    panel.form.set_validation(str(predicted), str(root / "images"))
+    _refused(qtbot, panel, "model predictions")
+    panel.form.set_validation(str(root / "person_keypoints.json"), str(root / "images"))
+    panel.refresh_counts()
+    qtbot.waitUntil(lambda: "person_keypoints.json 14 images, 51 people" in panel.form.counts.text(),
+                    timeout=10_000)
+    assert "Refused" not in panel.form.counts.text()
+
+
 def test_a_corrupt_starting_model_fails_in_the_process_and_is_explained(qtbot, window, shared_data,
                                                                         tmp_path, zoo):
     (zoo / "broken.pt").write_bytes(b"not a checkpoint")
@@ -178,7 +240,7 @@ def test_a_crashing_training_process_is_explained(qtbot, window, shared_data, tm
 
 def test_copy_command_gives_the_cli_of_the_same_run(qtbot, window, shared_data, tmp_path, zoo):
     panel = window.training
-    _small_run(panel, _project(tmp_path / "p.plab", shared_data, 4, reviewed=True), steps=7)
+    _small_run(panel, _project(tmp_path / "p.plab", shared_data, CROWDED, reviewed=True), steps=7)
     panel.procs.setValue(4)
     panel.nodes.setValue(2)
     panel.copy_button.click()

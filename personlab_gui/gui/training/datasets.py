@@ -1,6 +1,11 @@
 """The training tab's data: which sets a run trains and validates on, their counts, and
 their preparation on disk (the project's reviewed images exported as COCO). No Qt here;
 the tab calls these off the GUI thread. Problems are one-line ``InputError``s.
+
+Validation is on human-verified labels only: held-out project images whose people were
+all accepted, edited or added (``core.project_split``), or a COCO file that is not model
+output (pseudo-labels carry a ``score`` per person); a set of fewer than
+``MIN_VALIDATION_PEOPLE`` people is refused.
 """
 
 from __future__ import annotations
@@ -11,8 +16,12 @@ from pathlib import Path
 from ...core.coco_io import load_coco
 from ...core.errors import InputError
 from ...core.image_io import safe_join
-from ...core.project_split import coco_counts, export_project_split, reviewed_coco, split_coco
+from ...core.project_split import (SetCounts, check_validation, coco_counts, export_project_split,
+                                   project_validation, reviewed_coco, split_coco)
 from .spec import DataSource
+
+#: How the tab names a validation set held out of the project.
+HELD_OUT = "held out (human-verified project images)"
 
 
 @dataclass(frozen=True)
@@ -33,45 +42,87 @@ class DataRequest:
             raise InputError("validation data", "held-out images need a project: open one, "
                                                 "validate on a COCO file or set the fraction to 0")
 
+    @property
+    def held_out(self) -> float:
+        """The share of the project's reviewed images held out for validation."""
+        return 0.0 if self.val is not None else self.val_fraction
+
 
 @dataclass(frozen=True)
 class PreparedData:
-    """The sets a run uses, ready on disk."""
+    """The sets a run uses, ready on disk, and what it validates on (``val_counts`` None:
+    no validation)."""
 
     train: tuple[DataSource, ...]
     val: DataSource | None
+    val_counts: SetCounts | None = None
+    val_origin: str = ""
 
 
-def describe(request: DataRequest) -> str:
-    """'Training: …' and 'Validation: …' lines with images and people per set."""
+@dataclass(frozen=True)
+class DataSummary:
+    """'Training: …' and 'Validation: …' lines, and why the validation set is refused
+    (empty when it is not)."""
+
+    text: str
+    refusal: str = ""
+
+
+def describe(request: DataRequest) -> DataSummary:
+    """The images and people of each set, and the validation set's refusal if any."""
     request.check()
-    parts, val = [], "none"
+    parts, val, refusal = [], "none", ""
     if request.project:
-        data, _ = reviewed_coco(request.project)
-        train, held = split_coco(data, 0.0 if request.val else request.val_fraction)
+        reviewed = reviewed_coco(request.project)
+        train, held = split_coco(reviewed.data, request.held_out, reviewed.verified)
         parts.append(f"project {coco_counts(train)}")
-        val = f"{coco_counts(held)} held out" if held["images"] else val
+        val = f"{coco_counts(held)} {HELD_OUT}" if held["images"] else val
+        refusal = _refusal(lambda: project_validation(reviewed, request.held_out, request.project))
     for source in request.extra:
         parts.append(f"{Path(source.coco_json).name} {coco_counts(_load(source, 'training'))}")
     if request.val is not None:
-        val = f"{Path(request.val.coco_json).name} {coco_counts(_load(request.val, 'validation'))}"
-    return f"Training: {' + '.join(parts)}\nValidation: {val}"
+        data = _load(request.val, "validation")
+        val = f"{Path(request.val.coco_json).name} {coco_counts(data)}"
+        refusal = _refusal(lambda: check_coco_validation(request.val, data))
+    return DataSummary(f"Training: {' + '.join(parts)}\nValidation: {val}", refusal)
 
 
 def prepare(request: DataRequest, out_dir: Path) -> PreparedData:
-    """Export the project's sets into ``out_dir``; check that every set has its images."""
+    """Export the project's sets into ``out_dir``; check that every set has its images and
+    that the validation set is human-verified and large enough."""
     request.check()
-    train, val = list(request.extra), request.val
+    train, val, counts, origin = list(request.extra), request.val, None, ""
     if request.project:
-        split = export_project_split(request.project, out_dir, 0.0 if request.val else request.val_fraction)
+        split = export_project_split(request.project, out_dir, request.held_out)
         train.insert(0, DataSource(str(split.train_json), str(split.images)))
         if split.val_json is not None:
-            val = DataSource(str(split.val_json), str(split.images))
+            val, counts, origin = DataSource(str(split.val_json), str(split.images)), split.val, HELD_OUT
     for source in request.extra:
         _check_files(source, _load(source, "training"))
     if request.val is not None:
-        _check_files(request.val, _load(request.val, "validation"))
-    return PreparedData(tuple(train), val)
+        data = _load(request.val, "validation")
+        check_coco_validation(request.val, data)
+        _check_files(request.val, data)
+        counts, origin = coco_counts(data), Path(request.val.coco_json).name
+    return PreparedData(tuple(train), val, counts, origin)
+
+
+def check_coco_validation(source: DataSource, data: dict) -> None:
+    """An ``InputError`` when a COCO validation set is model output or too small."""
+    people = [ann for ann in data["annotations"] if not ann.get("iscrowd")]
+    if people and all("score" in ann for ann in people):
+        raise InputError(source.coco_json, "validation: every person in it has a score: these are "
+                                           "model predictions, not human-verified ground truth")
+    check_validation(coco_counts(data), source.coco_json, "validate on a larger ground-truth set")
+
+
+def _refusal(check) -> str:
+    """The one-line reason ``check()`` gives, or ''."""
+    try:
+        check()
+    except InputError as exc:
+        return str(exc)
+    return ""
 
 
 def _load(source: DataSource, role: str) -> dict:

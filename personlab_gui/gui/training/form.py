@@ -75,6 +75,13 @@ def _combo(items, current: str = "") -> QtWidgets.QComboBox:
     return box
 
 
+def _form(box: QtWidgets.QWidget) -> QtWidgets.QFormLayout:
+    """A form on ``box`` whose long rows put the field under its label (a narrow column)."""
+    form = QtWidgets.QFormLayout(box)
+    form.setRowWrapPolicy(QtWidgets.QFormLayout.RowWrapPolicy.WrapLongRows)
+    return form
+
+
 def _row(*widgets: QtWidgets.QWidget) -> QtWidgets.QWidget:
     row = QtWidgets.QWidget()
     layout = QtWidgets.QHBoxLayout(row)
@@ -116,7 +123,8 @@ class TrainingForm(QtWidgets.QWidget):
         self.remove_source_button = QtWidgets.QPushButton("Remove")
         self.val_mode = _combo((VAL_HELD_OUT, VAL_COCO))
         self.val_fraction = _double(0.0, 0.5, 0.2, 2, 0.05)
-        self.val_fraction.setToolTip("share of the reviewed images held out (0: no validation)")
+        self.val_fraction.setToolTip("share of the reviewed images held out for validation, among the human-"
+                                     "verified ones (every person accepted, edited or added); 0: none")
         self.val_json = QtWidgets.QLineEdit(placeholderText="validation COCO JSON")
         self.val_json_browse = QtWidgets.QPushButton("…")
         self.val_images = QtWidgets.QLineEdit(placeholderText="its images folder")
@@ -159,7 +167,7 @@ class TrainingForm(QtWidgets.QWidget):
     # -- layout ----------------------------------------------------------------------------
     def _data_group(self) -> QtWidgets.QGroupBox:
         box = QtWidgets.QGroupBox("Data")
-        form = QtWidgets.QFormLayout(box)
+        form = _form(box)
         form.addRow("Project", _row(self.project, self.project_browse))
         form.addRow("More COCO sets", self.sources)
         form.addRow("", _row(self.add_source_button, self.remove_source_button))
@@ -172,7 +180,7 @@ class TrainingForm(QtWidgets.QWidget):
 
     def _model_group(self) -> QtWidgets.QGroupBox:
         box = QtWidgets.QGroupBox("What to train")
-        form = QtWidgets.QFormLayout(box)
+        form = _form(box)
         form.addRow("New model name", self.name)
         form.addRow("Starting model", self.init_model)
         form.addRow("", self.init_figures)
@@ -185,7 +193,7 @@ class TrainingForm(QtWidgets.QWidget):
 
     def _optimisation_group(self) -> QtWidgets.QGroupBox:
         box = QtWidgets.QGroupBox("Optimisation")
-        form = QtWidgets.QFormLayout(box)
+        form = _form(box)
         form.addRow("Input size", self.size)
         form.addRow("Length", _row(self.length, self.length_kind))
         form.addRow("Batch size", self.batch)
@@ -196,7 +204,7 @@ class TrainingForm(QtWidgets.QWidget):
 
     def _advanced_box(self) -> QtWidgets.QWidget:
         box = QtWidgets.QGroupBox()
-        form = QtWidgets.QFormLayout(box)
+        form = _form(box)
         for name, spin in self.weights.items():
             form.addRow(f"{name} loss weight", spin)
         form.addRow("Data workers", self.workers)

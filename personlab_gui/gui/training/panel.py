@@ -19,9 +19,10 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from ...core.errors import InputError
 from ...core.model.zoo import zoo_dir
 from ...core.train import state_path
+from ..widgets import VerticalScroll
 from ..workers import SerialExecutor, Task
 from .curves import TrainingCurves
-from .datasets import PreparedData, describe, prepare
+from .datasets import DataSummary, PreparedData, describe, prepare
 from .form import TrainingForm
 from .process import TrainerProcess
 from .run import (ACTIVE, FAILED, FINISHED, IDLE, PREPARING, RUNNING, STOPPED, STOPPING, TrainingRun,
@@ -30,7 +31,7 @@ from .spec import TrainingSpec, process_argv, resume_args, shell_command
 
 COUNTS_DEBOUNCE_MS = 400
 LOG_LINES = 5000
-LEFT_WIDTH = 470     # the settings column (px)
+LEFT_WIDTH = 470     # the settings column's first width (px); it scrolls and shrinks to its content
 _ERROR_STYLE, _INFO_STYLE = "color: #e05050", ""
 
 
@@ -75,6 +76,9 @@ class TrainingPanel(QtWidgets.QWidget):
         self.progress = QtWidgets.QProgressBar()
         self.progress.setFormat("%v / %m steps")
         self.summary = QtWidgets.QLabel()
+        self.val_info = QtWidgets.QLabel("Validation set: shown when a run starts")
+        self.val_info.setWordWrap(True)
+        self.val_info.setToolTip("the images and people the validation AP curves are measured on")
         self.log = QtWidgets.QPlainTextEdit(readOnly=True)
         self.log.setMaximumBlockCount(LOG_LINES)
         self.log.setLineWrapMode(QtWidgets.QPlainTextEdit.LineWrapMode.NoWrap)
@@ -90,13 +94,12 @@ class TrainingPanel(QtWidgets.QWidget):
 
     def _scale_out_group(self) -> QtWidgets.QGroupBox:
         box = QtWidgets.QGroupBox("Scale out")
-        layout = QtWidgets.QGridLayout(box)
-        layout.addWidget(QtWidgets.QLabel("Processes per machine"), 0, 0)
-        layout.addWidget(self.procs, 0, 1)
-        layout.addWidget(QtWidgets.QLabel("Machines"), 0, 2)
-        layout.addWidget(self.nodes, 0, 3)
-        layout.addWidget(self.copy_button, 0, 4)
-        layout.addWidget(self.command, 1, 0, 1, 5)
+        layout = QtWidgets.QFormLayout(box)
+        layout.setRowWrapPolicy(QtWidgets.QFormLayout.RowWrapPolicy.WrapLongRows)
+        layout.addRow("Processes per machine", self.procs)
+        layout.addRow("Machines", self.nodes)
+        layout.addRow(self.copy_button)
+        layout.addRow(self.command)
         return box
 
     def _layout(self) -> None:
@@ -104,9 +107,7 @@ class TrainingPanel(QtWidgets.QWidget):
         left_layout = QtWidgets.QVBoxLayout(left)
         left_layout.addWidget(self.form)
         left_layout.addWidget(self._scale_out_group())
-        scroll = QtWidgets.QScrollArea(widgetResizable=True)
-        scroll.setWidget(left)
-        scroll.setMinimumWidth(LEFT_WIDTH)
+        scroll = VerticalScroll(left)
         buttons = QtWidgets.QHBoxLayout()
         for button in (self.start_button, self.stop_button, self.resume_button, self.use_button):
             buttons.addWidget(button)
@@ -117,6 +118,7 @@ class TrainingPanel(QtWidgets.QWidget):
         right_layout.addWidget(self.message)
         right_layout.addWidget(self.progress)
         right_layout.addWidget(self.summary)
+        right_layout.addWidget(self.val_info)
         views = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
         views.addWidget(self.curves)
         views.addWidget(self.log)
@@ -209,13 +211,15 @@ class TrainingPanel(QtWidgets.QWidget):
         self.form.counts.setStyleSheet(_INFO_STYLE)
         self.form.counts.setText("counting…")
         self._submit(lambda task: describe(request),
-                     lambda text: self._show_counts(generation, text, _INFO_STYLE),
-                     lambda message: self._show_counts(generation, message, _ERROR_STYLE))
+                     lambda summary: self._show_counts(generation, summary),
+                     lambda message: self._show_counts(generation, DataSummary("", message)))
 
-    def _show_counts(self, generation: int, text: str, style: str) -> None:
+    def _show_counts(self, generation: int, summary: DataSummary) -> None:
+        """The sets' counts; in red with the reason when the run would be refused."""
         if generation == self._counts_generation:
-            self.form.counts.setStyleSheet(style)
-            self.form.counts.setText(text)
+            refused = f"Refused: {summary.refusal}" if summary.refusal else ""
+            self.form.counts.setStyleSheet(_ERROR_STYLE if refused else _INFO_STYLE)
+            self.form.counts.setText("\n".join(line for line in (summary.text, refused) if line))
 
     def _prepare(self, run_dir: Path, then: Callable[[PreparedData], None]) -> None:
         request = self.form.data_request()
@@ -241,6 +245,7 @@ class TrainingPanel(QtWidgets.QWidget):
         if self.run.status != PREPARING:          # stopped while the data was being prepared
             return
         spec = dataclasses.replace(spec, train=data.train, val=data.val)
+        self._show_validation_set(data)
         self._show_command(spec, out, copy=False)
         self.show_message(f"Training {spec.name}…")
         self._start_process(spec.args(out), out)
@@ -297,6 +302,13 @@ class TrainingPanel(QtWidgets.QWidget):
         self.progress.setMaximum(max(self.run.max_steps, 1))
         self.progress.setValue(self.run.step)
         self.summary.setText(self.run.summary())
+
+    def _show_validation_set(self, data: PreparedData) -> None:
+        """What the AP curves are measured on, beside them."""
+        if data.val_counts is None:
+            self.val_info.setText("No validation set: the AP curves stay empty.")
+        else:
+            self.val_info.setText(f"Validation set: {data.val_counts} ({data.val_origin})")
 
     def _show_command(self, spec: TrainingSpec, out: Path, copy: bool = True) -> None:
         text = shell_command(spec.args(out), self.procs.value(), self.nodes.value())
