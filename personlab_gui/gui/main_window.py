@@ -28,6 +28,7 @@ from .session import Session
 from .shortcuts import ShortcutsDialog
 from .status_bar import StatusBar
 from .training import install_training_tab
+from .widgets import VerticalScroll, guard_wheel
 
 TITLE = "PersonLab Studio"
 #: Clicking within this many screen pixels of a decoded keypoint selects its person.
@@ -36,6 +37,10 @@ IMAGE_FILTER = "Images ({})".format(" ".join(f"*{s}" for s in sorted(IMAGE_SUFFI
 
 #: Bump when the set or arrangement of docks changes, so an older saved layout is not restored.
 DOCK_LAYOUT_VERSION = 2
+#: Docks whose forms scroll when the window is too low for them (the others hold lists and tables).
+SCROLLED_DOCKS = ("Settings", "Editing")
+#: The window's first size, within a 1366 x 768 screen (a saved geometry replaces it).
+FIRST_SIZE = (1360, 700)
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -62,6 +67,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self._connect()
         self.editor = Editor(self)
         self.training = install_training_tab(self)
+        for name in SCROLLED_DOCKS:
+            self.docks[name].setWidget(VerticalScroll(self.docks[name].widget()))
+        guard_wheel(self)
         self.setAcceptDrops(True)
         self._restore_window()
         model, device = self.prefs.model()
@@ -285,7 +293,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _restore_window(self) -> None:
         geometry, state = self.prefs.window()
         if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(1500, 900)
+            self.resize(*FIRST_SIZE)
         if state is None or not self.restoreState(state, DOCK_LAYOUT_VERSION):
             docks = [self.docks["Images"], self.docks["Layers"]]
             self.resizeDocks(docks, [260, 380], QtCore.Qt.Orientation.Horizontal)

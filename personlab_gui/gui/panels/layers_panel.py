@@ -9,6 +9,10 @@ from __future__ import annotations
 from PySide6 import QtCore, QtWidgets
 
 from ..layers import Layer
+from ..widgets import VerticalScroll, compact
+
+#: Characters a layer's choice box is sized for (its list shows the long names in full).
+LAYER_COMBO_CHARS = 8
 
 
 class LayerRow(QtWidgets.QFrame):
@@ -57,7 +61,7 @@ class LayerRow(QtWidgets.QFrame):
 
     @staticmethod
     def _combo(choices: tuple[str, ...], index: int, tip: str, slot) -> QtWidgets.QComboBox:
-        combo = QtWidgets.QComboBox()
+        combo = compact(QtWidgets.QComboBox(), min(LAYER_COMBO_CHARS, max(map(len, choices))))
         combo.addItems(list(choices))
         combo.setCurrentIndex(index)
         combo.setToolTip(tip)
@@ -79,24 +83,24 @@ class LayerRow(QtWidgets.QFrame):
         self.changed.emit()
 
 
-class LayersPanel(QtWidgets.QScrollArea):
+class LayersPanel(VerticalScroll):
     """All layer rows, top to bottom in panel order."""
 
     changed = QtCore.Signal()   # visibility or an option changed (what the inspector reads)
 
     def __init__(self, layers: dict[str, Layer], parent: QtWidgets.QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.rows = {key: LayerRow(layer) for key, layer in layers.items()}
+        rows = {key: LayerRow(layer) for key, layer in layers.items()}
         body = QtWidgets.QWidget()
         layout = QtWidgets.QVBoxLayout(body)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.setSpacing(3)
-        for row in self.rows.values():
-            row.changed.connect(self.changed)
+        for row in rows.values():
             layout.addWidget(row)
         layout.addStretch(1)
-        self.setWidget(body)
-        self.setWidgetResizable(True)
+        super().__init__(body, parent)
+        self.rows = rows
+        for row in rows.values():
+            row.changed.connect(self.changed)
         self.set_trained_heads(())   # until a model says which heads it has
 
     def toggle(self, key: str) -> None:

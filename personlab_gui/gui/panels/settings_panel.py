@@ -13,6 +13,7 @@ from PySide6 import QtCore, QtWidgets
 
 from ...core.engine import DECODERS, MASK_ASSIGNMENTS, InferenceSettings
 from ...core.model.zoo import zoo_names
+from ..widgets import compact
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 #: Heads a model needs for instance masks (and so for the mask assignment to matter).
@@ -41,7 +42,7 @@ class SettingsPanel(QtWidgets.QWidget):
 
     def __init__(self, settings: InferenceSettings, model: str, device: str, parent=None) -> None:
         super().__init__(parent)
-        self.model = QtWidgets.QComboBox()
+        self.model = compact(QtWidgets.QComboBox())
         self.model.addItems(["default", *zoo_names()])
         self.browse = QtWidgets.QPushButton("Browse…")
         self.device = QtWidgets.QComboBox()
@@ -81,6 +82,7 @@ class SettingsPanel(QtWidgets.QWidget):
         model_row.addWidget(self.model, 1)
         model_row.addWidget(self.browse)
         self.form = form = QtWidgets.QFormLayout(self)
+        form.setRowWrapPolicy(QtWidgets.QFormLayout.RowWrapPolicy.WrapLongRows)   # a narrow dock
         form.addRow("Model", model_row)
         form.addRow("Device", self.device)
         form.addRow("Input long side", self.size)
