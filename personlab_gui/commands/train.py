@@ -11,9 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from ..core.skeleton import ALL_HEADS
 from .common import first_line
+
+if TYPE_CHECKING:
+    from ..core.train import TrainConfig, Trainer
 
 #: command-line option -> TrainConfig field
 _FIELDS = {
@@ -110,9 +114,9 @@ def run(args: argparse.Namespace) -> int:
     """Train; one-line error and exit status 2 on bad input or when memory runs out."""
     from ..core.batch import out_of_memory
     from ..core.errors import InputError
+    from ..core.interrupts import Terminated
     from ..core.model import CheckpointError
-    from ..core.train import (TrainConfig, TrainError, is_main_process, read_resume_config,
-                              state_path, train)
+    from ..core.train import TrainConfig, TrainError, is_main_process, read_resume_config, train
 
     try:
         if args.resume:
@@ -132,15 +136,22 @@ def run(args: argparse.Namespace) -> int:
         _error(args, "out of memory: lower --batch or --size, or train fewer backbone blocks")
         return 2
     if is_main_process():
-        if args.progress_json:
-            print(json.dumps({"event": "saved", "path": str(config.out), "step": trainer.step,
-                              "max_steps": trainer.max_steps, "cancelled": trainer.cancelled,
-                              "resume": str(state_path(config.out)), "metrics": trainer.metrics}))
-        else:
-            ended = "cancelled at" if trainer.cancelled else "after"
-            print(f"saved {config.out} {ended} step {trainer.step}/{trainer.max_steps}; "
-                  f"resume state {state_path(config.out)}")
+        _report_saved(args, config, trainer)
+    if trainer.stop_signal is not None:
+        return 143 if isinstance(trainer.stop_signal, Terminated) else 130
     return 0
+
+
+def _report_saved(args: argparse.Namespace, config: TrainConfig, trainer: Trainer) -> None:
+    from ..core.train import state_path
+    if args.progress_json:
+        print(json.dumps({"event": "saved", "path": str(config.out), "step": trainer.step,
+                          "max_steps": trainer.max_steps, "cancelled": trainer.cancelled,
+                          "resume": str(state_path(config.out)), "metrics": trainer.metrics}))
+    else:
+        ended = "cancelled at" if trainer.cancelled else "after"
+        print(f"saved {config.out} {ended} step {trainer.step}/{trainer.max_steps}; "
+              f"resume state {state_path(config.out)}")
 
 
 def _error(args: argparse.Namespace, message: str) -> None:

@@ -9,6 +9,7 @@ the targets of ``targets.build_targets`` for the same frame. Randomness is a fun
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ import torch
 from torch.utils.data import Dataset
 
 from .coco_io import load_coco
-from .errors import InputError
+from .errors import ImageLoadError, InputError
 from .image_io import load_image, safe_join
 from .preprocess import prepare_input
 from .skeleton import FLIP_PERMUTATION
@@ -64,6 +65,8 @@ class CocoPersonDataset(Dataset):
         self.size, self.stride, self.train, self.seed = input_size, stride, train, seed
         self.augment = (augment or Augment()) if train else None
         self.epoch = 0
+        # images found unreadable, shared with the loader's worker processes
+        self.unreadable = torch.zeros(len(self.images), dtype=torch.bool).share_memory_()
 
     def set_epoch(self, epoch: int) -> None:
         """Choose the epoch, which (with the seed and the index) fixes each sample's randomness."""
@@ -73,8 +76,22 @@ class CocoPersonDataset(Dataset):
         return len(self.images)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The sample of ``index``; an unreadable image is skipped (one warning on stderr,
+        the first time) and the next readable one stands in for it."""
+        for candidate in (i % len(self) for i in range(index, index + len(self))):
+            if self.unreadable[candidate]:
+                continue
+            try:
+                image = load_image(self.paths[candidate])
+            except ImageLoadError as exc:
+                self.unreadable[candidate] = True
+                print(f"warning: skipping training image {exc}", file=sys.stderr, flush=True)
+                continue
+            return self._sample(candidate, image)
+        raise InputError(self.paths[index].parent, "no training image can be read")
+
+    def _sample(self, index: int, image: np.ndarray) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         record = self.images[index]
-        image = load_image(self.paths[index])
         rng = np.random.default_rng([self.seed, self.epoch, index])
         aug = self.augment
         factor = rng.uniform(*aug.scale) if aug else 1.0

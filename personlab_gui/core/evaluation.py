@@ -78,15 +78,19 @@ def evaluate_engine(engine: Engine, gt: GroundTruth, settings: InferenceSettings
     return Evaluation(scores, len(gt.paths) - len(failures), median(forward_ms), median(decode_ms), failures)
 
 
-def evaluate_model(model: torch.nn.Module, gt_json: str | Path, image_dir: str | Path,
-                   iou_types: Sequence[str] = ("keypoints",),
-                   settings: InferenceSettings | None = None) -> dict[str, dict[str, float]]:
-    """Scores of an in-memory network (as during training); its train/eval mode is restored."""
+def missing_images(gt: GroundTruth) -> list[Path]:
+    """The ground truth's image files that do not exist."""
+    return [path for path in gt.paths if not path.is_file()]
+
+
+def evaluate_model(model: torch.nn.Module, gt: GroundTruth, iou_types: Sequence[str] = ("keypoints",),
+                   settings: InferenceSettings | None = None) -> Evaluation:
+    """Evaluation of an in-memory network (as during training); its train/eval mode is restored."""
     heads = ALL_HEADS if "segm" in iou_types else POSE_HEADS
     was_training = model.training
     device = next(model.parameters()).device
     try:
         engine = Engine.from_network(model, heads, device)
-        return evaluate_engine(engine, load_ground_truth([gt_json], [image_dir]), settings or InferenceSettings()).scores
+        return evaluate_engine(engine, gt, settings or InferenceSettings())
     finally:
         model.train(was_training)

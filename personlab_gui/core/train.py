@@ -19,7 +19,6 @@ import math
 import os
 import random
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, fields
@@ -34,8 +33,12 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import ConcatDataset, DataLoader, DistributedSampler
 
 from .data import CocoPersonDataset
+from .errors import InputError
+from .interrupts import deferred_interrupts
 from .losses import LossWeights, personlab_loss
 from .model import PersonLabNet, load_checkpoint, resolve_model, save_checkpoint, select_device
+from .model.checkpoint import atomic_torch_save
+from .outputs import check_output
 from .skeleton import ALL_HEADS
 
 STATE_FORMAT = "personlab-gui-train-state/1"
@@ -46,6 +49,15 @@ EvaluateFn = Callable[[nn.Module], dict[str, float]]
 
 class TrainError(Exception):
     """Training cannot start or go on; the message is one line."""
+
+
+#: (field, lowest, highest) of the integer settings; None values are not checked.
+_INT_BOUNDS = (
+    ("epochs", 1, 1_000_000), ("max_steps", 1, 100_000_000), ("batch_size", 1, 1024),
+    ("input_size", 33, 2049), ("seed", 0, 2**32 - 1), ("num_workers", 0, 256),
+    ("log_every", 1, 100_000_000), ("checkpoint_every", 0, 100_000_000),
+    ("eval_every", 0, 100_000_000),
+)
 
 
 @dataclass(frozen=True)
@@ -99,9 +111,22 @@ class TrainConfig:
             raise ValueError("give a positive number of epochs or steps")
         if bool(self.val_json) != bool(self.val_images):
             raise ValueError("validation needs both a COCO JSON and its images folder")
-        if self.batch_size < 1 or self.lr <= 0:
-            raise ValueError("batch size and learning rate must be positive")
+        self._check_bounds()
         parse_train_parts(self.train_parts)
+
+    def _check_bounds(self) -> None:
+        """Numbers within sane limits (the upper ones set by memory); ValueError otherwise."""
+        for name, low, high in _INT_BOUNDS:
+            value = getattr(self, name)
+            if value is not None and not low <= value <= high:
+                raise ValueError(f"{name.replace('_', ' ')} {value}: must be between {low} and {high}")
+        if not (math.isfinite(self.lr) and 0 < self.lr <= 10):
+            raise ValueError(f"learning rate {self.lr}: must be in (0, 10]")
+        if not (math.isfinite(self.weight_decay) and 0 <= self.weight_decay <= 10):
+            raise ValueError(f"weight decay {self.weight_decay}: must be in [0, 10]")
+        weights = asdict(self.loss_weights).values()
+        if not all(math.isfinite(w) and 0 <= w <= 1e6 for w in weights):
+            raise ValueError("loss weights must be finite numbers in [0, 1e6]")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -181,10 +206,14 @@ class Trainer:
         self.metrics: dict[str, float] = {}
         self.start_metrics: dict[str, float] = {}   # the starting model's (eval_at_start)
         self.cancelled = False
+        self.stop_signal: KeyboardInterrupt | None = None   # Ctrl-C / SIGTERM that ended the run
         resume_state = _read_state(resume) if resume else None
+        self._check_cancel_file(resume)
         self._setup_process()
         self._build_model()
         self._build_data()
+        if self.dist.is_main:
+            self._check_outputs(resume)
         self._build_optimizer()
         if resume_state:
             self._restore(resume_state)
@@ -192,6 +221,25 @@ class Trainer:
         self.register_hooks(hooks or [])
 
     # ---- set-up -------------------------------------------------------------------------
+    def _check_cancel_file(self, resume: str | Path | None) -> None:
+        """A cancel file left from an earlier stop would end this run at once: say so."""
+        cancel = self.config.cancel_file
+        if cancel and Path(cancel).exists():
+            action = "resume" if resume else "train"
+            raise TrainError(f"{cancel}: the cancel file exists already (left by an earlier stop?); "
+                             f"delete it to {action}")
+
+    def _check_outputs(self, resume: str | Path | None) -> None:
+        """The model and the resume state may replace neither an input nor a project,
+        folder or device; the resume state being continued is replaced by design."""
+        cfg = self.config
+        inputs = [*cfg.train_json, *filter(None, [cfg.val_json, resume, self.init_info["path"]]),
+                  *(path for part in self.dataset.datasets for path in part.paths)]
+        out, state = Path(cfg.out), state_path(cfg.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        check_output(out, inputs, option="--out")
+        check_output(state, [p for p in inputs if not (resume and _same_file(p, resume))],
+                     option="--out (its resume state)")
     def _setup_process(self) -> None:
         device = select_device(self.config.device)
         if self.dist.enabled:
@@ -251,28 +299,45 @@ class Trainer:
         """Train to ``max_steps`` (or until cancelled); returns the final model path."""
         out = Path(self.config.out)
         try:
-            if self.dist.is_main:
-                out.parent.mkdir(parents=True, exist_ok=True)
             for hook in self.hooks:
                 hook.before_train()
-            batches = self._batches()
-            while self.step < self.max_steps and not self._should_stop():
+            failure = self._loop()
+            with deferred_interrupts():
                 for hook in self.hooks:
-                    hook.before_step()
-                self.run_step(*next(batches))
-                self.step += 1
-                for hook in self.hooks:
-                    hook.after_step()
-            for hook in self.hooks:
-                hook.after_train()
-            if self.dist.is_main:
-                save_checkpoint(out, self.model, self.trained_heads, self.final_meta())
-            if self.dist.enabled:
+                    hook.after_train()
+                if self.dist.is_main:
+                    save_checkpoint(out, self.model, self.trained_heads, self.final_meta())
+            if failure is not None:
+                raise TrainError(f"training stopped at step {self.step}: {failure}; the model and "
+                                 f"the resume state {state_path(out)} are saved")
+            if self.dist.enabled and self.stop_signal is None:
                 dist.barrier()
             return out
         finally:
             if self.dist.enabled and dist.is_initialized():
                 dist.destroy_process_group()
+
+    def _loop(self) -> str | None:
+        """Steps until ``max_steps`` or a stop; a stop by a signal sets ``stop_signal``, a
+        failure (unreadable data, say) is returned as one line. Either way ``cancelled``."""
+        try:
+            batches = self._batches()
+            while self.step < self.max_steps and not self._should_stop():
+                for hook in self.hooks:
+                    hook.before_step()
+                images, targets = next(batches)
+                with deferred_interrupts():  # a step is applied whole, or not at all
+                    self.run_step(images, targets)
+                    self.step += 1
+                for hook in self.hooks:
+                    hook.after_step()
+            return None
+        except KeyboardInterrupt as exc:
+            self.stop_signal, self.cancelled = exc, True
+            return None
+        except (InputError, MemoryError, RuntimeError, OSError, ValueError) as exc:
+            self.cancelled = True
+            return _worker_error(exc)
 
     def run_step(self, images: torch.Tensor, targets: dict[str, torch.Tensor]) -> None:
         """One optimisation step on a batch; sets ``self.losses`` (this rank's values)."""
@@ -431,7 +496,9 @@ class CheckpointHook(HookBase):
     def _save(self) -> None:
         t = self.trainer
         if t.dist.is_main:
-            _atomic_save(t.state_dict(), Path(self.path or state_path(t.config.out)))
+            path = Path(self.path or state_path(t.config.out))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_torch_save(t.state_dict(), path)
 
     def after_step(self) -> None:
         if self.every and self.trainer.step % self.every == 0 and self.trainer.step < self.trainer.max_steps:
@@ -491,20 +558,30 @@ class EvalHook(HookBase):
 
 
 def engine_evaluate_fn(config: TrainConfig, heads: list[str]) -> EvaluateFn | None:
-    """``engine.evaluate_model`` on the validation set, or None when there is none."""
+    """``evaluation.evaluate_model`` on the validation set, or None when there is none.
+
+    Missing validation images are refused now (they would bias AP); an image that fails
+    to load is reported once, on stderr.
+    """
     if not (config.val_json and config.val_images):
         return None
-    try:
-        from .evaluation import evaluate_model
-    except ImportError:
-        if is_main_process():
-            print("note: no evaluation module; validation skipped", file=sys.stderr)
-        return None
+    from .evaluation import evaluate_model, load_ground_truth, missing_images
+    gt = load_ground_truth([config.val_json], [config.val_images])
+    missing = missing_images(gt)
+    if missing:
+        raise InputError(missing[0], f"validation image not found ({len(missing)} of "
+                                     f"{len(gt.paths)} missing; AP would be biased)")
     iou_types = ("keypoints", "segm") if {"segmentation", "long"} <= set(heads) else ("keypoints",)
+    reported: set[str] = set()
 
     def evaluate(model: nn.Module) -> dict[str, float]:
-        scores = evaluate_model(model, config.val_json, config.val_images, iou_types=iou_types)
-        return {f"{kind}/{name}": value for kind, table in scores.items() for name, value in table.items()}
+        evaluation = evaluate_model(model, gt, iou_types=iou_types)
+        for message in sorted(set(evaluation.failures) - reported):
+            print(f"warning: validation image skipped (scored as missed): {message}",
+                  file=sys.stderr, flush=True)
+        reported.update(evaluation.failures)
+        return {f"{kind}/{name}": value for kind, table in evaluation.scores.items()
+                for name, value in table.items()}
     return evaluate
 
 
@@ -605,14 +682,17 @@ def _read_state(path: str | Path) -> dict[str, Any]:
     return state
 
 
-def _atomic_save(payload: dict[str, Any], path: Path) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then rename over it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def _same_file(a: str | Path, b: str | Path) -> bool:
     try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
+
+
+def _worker_error(exc: BaseException) -> str:
+    """One line for an error raised in the loop; from a DataLoader worker, torch wraps the
+    original traceback, whose last line is the original error."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if "DataLoader worker" in (lines[0] if lines else ""):
+        return lines[-1].split(": ", 1)[-1]
+    return _first_line(exc)

@@ -4,11 +4,16 @@ File content (``torch.save``, loadable with ``weights_only=True``)::
 
     {"format": FORMAT, "backbone": str, "trained_heads": [head, ...],
      "meta": {JSON-able: parent, source, date, settings, metrics, ...},
-     "state_dict": {name: tensor}}
+     "state_dict": {name: tensor}, "checksum": "sha256:<hex>"}
+
+The checksum covers every tensor's name, dtype, shape and bytes (``tensor_checksum``);
+loading verifies it, so a flipped bit in the weights is refused. Files written before
+checksums existed (no ``checksum`` key) still load. Weights that are not finite are refused.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
@@ -53,6 +58,12 @@ def save_checkpoint(path: PathLike, model: PersonLabNet, trained_heads: list[str
         "meta": json.loads(json.dumps(meta)),
         "state_dict": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
     }
+    payload["checksum"] = tensor_checksum(payload["state_dict"])
+    atomic_torch_save(payload, path)
+
+
+def atomic_torch_save(payload: Any, path: PathLike) -> None:
+    """``torch.save`` to a temporary file beside ``path``, fsync, mode 0644, then rename."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -65,6 +76,16 @@ def save_checkpoint(path: PathLike, model: PersonLabNet, trained_heads: list[str
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def tensor_checksum(state: dict[str, torch.Tensor]) -> str:
+    """``"sha256:<hex>"`` of the tensors' names, dtypes, shapes and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return f"sha256:{digest.hexdigest()}"
 
 
 def _read(path: Path) -> dict:
@@ -98,11 +119,13 @@ def _check_header(path: Path, payload: dict) -> dict[str, Any]:
         raise CheckpointError(f"{path}: meta is not a dict")
     if not isinstance(payload.get("state_dict"), dict):
         raise CheckpointError(f"{path}: state_dict missing")
+    if "checksum" in payload and not isinstance(payload["checksum"], str):
+        raise CheckpointError(f"{path}: bad checksum {payload['checksum']!r}")
     return {"path": str(path), "format": FORMAT, "backbone": backbone,
             "trained_heads": list(heads), "meta": meta}
 
 
-def _check_state(path: Path, model: PersonLabNet, state: dict) -> None:
+def _check_state(path: Path, model: PersonLabNet, state: dict, checksum: str | None) -> None:
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     extra = sorted(set(state) - set(expected))
@@ -114,6 +137,17 @@ def _check_state(path: Path, model: PersonLabNet, state: dict) -> None:
         if not isinstance(value, torch.Tensor) or value.shape != ref.shape:
             shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
             raise CheckpointError(f"{path}: {name} has shape {shape}, expected {tuple(ref.shape)}")
+    _check_checksum(path, state, checksum)
+    bad = next((name for name, value in state.items()
+                if value.is_floating_point() and not bool(torch.isfinite(value).all())), None)
+    if bad is not None:
+        raise CheckpointError(f"{path}: {bad} holds non-finite weights (NaN or infinity)")
+
+
+def _check_checksum(path: Path, state: dict, expected: str | None) -> None:
+    """A file with a checksum must match it (older files without one are accepted)."""
+    if expected is not None and tensor_checksum(state) != expected:
+        raise CheckpointError(f"{path}: the weights do not match their checksum (the file is damaged)")
 
 
 def load_checkpoint(path: PathLike, map_location: str | torch.device = "cpu"
@@ -126,7 +160,7 @@ def load_checkpoint(path: PathLike, map_location: str | torch.device = "cpu"
     payload = _read(path)
     info = _check_header(path, payload)
     model = PersonLabNet(info["backbone"])
-    _check_state(path, model, payload["state_dict"])
+    _check_state(path, model, payload["state_dict"], payload.get("checksum"))
     model.load_state_dict(payload["state_dict"])
     return model.to(map_location).eval(), info
 
