@@ -210,18 +210,19 @@ def test_results_records():
 
 def test_pseudo_label_dataset_is_valid_coco(tmp_path, train):
     data = _small(train)
-    people = [_gt_people(data, image["id"], with_keypoints=False) for image in data["images"]]
+    people = [_gt_people(data, image["id"], with_keypoints=True) for image in data["images"]]
     for person in people[0]:
         person.keypoints[:, 2] = np.where(person.keypoints[:, 2] > 0, 0.9, 0.2)
     people[0].append(Person(np.tile([5.0, 6.0, 0.9], (17, 1)), 0.4))  # no mask
-    pseudo = detections_to_dataset(data["images"], people, min_keypoint_score=0.5)
+    pseudo = detections_to_dataset(data["images"], people)
     path = tmp_path / "pseudo.json"
     write_json_atomic(path, pseudo)
     assert list(tmp_path.iterdir()) == [path]
     loaded = load_coco(path)
     anns = loaded["annotations"]
     assert [a["id"] for a in anns] == list(range(1, len(anns) + 1))
-    labelled = [a for a in data["annotations"] if a["image_id"] == data["images"][0]["id"] and not a["iscrowd"]]
+    labelled = [a for a in data["annotations"]
+                if a["image_id"] == data["images"][0]["id"] and not a["iscrowd"] and a["num_keypoints"]]
     for gt, ann in zip(labelled, anns):
         assert ann["num_keypoints"] == gt["num_keypoints"]
         assert set(ann["keypoints"][2::3]) <= {0, 2}

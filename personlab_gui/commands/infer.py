@@ -12,6 +12,7 @@ from ..core.coco_io import detections_to_dataset, detections_to_results, write_j
 from ..core.errors import InputError
 from ..core.image_io import list_images
 from ..core.interrupts import Terminated, deferred_interrupts
+from ..core.pseudo_labels import DEFAULT_LABEL_THRESHOLD
 from .common import (add_inference_options, check_out, engine_from_args, first_line,
                      model_file, settings_from_args)
 
@@ -20,7 +21,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="images and/or folders of images")
     parser.add_argument("--out", required=True, help="output COCO JSON file")
     parser.add_argument("--format", choices=("results", "dataset"), default="results",
-                        help="results: COCO detection results; dataset: full COCO dataset (pseudo-labels)")
+                        help="results: COCO detection results (every person); dataset: full COCO dataset "
+                             "of pseudo-labels (complete, deduplicated people scoring >= --label-threshold)")
+    parser.add_argument("--label-threshold", type=float, default=DEFAULT_LABEL_THRESHOLD,
+                        help="dataset: instance score (0..1) a person needs to become a label (default: %(default)s)")
     add_inference_options(parser)
 
 
@@ -42,6 +46,8 @@ def _file_name(path: Path, root: Path) -> str:
 def run(args: argparse.Namespace) -> int:
     try:
         settings = settings_from_args(args)
+        if not 0.0 <= args.label_threshold <= 1.0:  # also refuses nan
+            raise ValueError(f"--label-threshold {args.label_threshold}: must be between 0 and 1")
         paths = list_images(args.paths)
         if not paths:
             raise InputError(", ".join(args.paths), "no images found")
@@ -92,23 +98,24 @@ def _finish(args: argparse.Namespace, done: list[BatchItem], root: Path,
         print(f"error: stopped after {len(done)} images: {type(stop).__name__}: {first_line(stop)}",
               file=sys.stderr)
     try:
-        write_json_atomic(args.out, _output(done, args.format, root))
+        output = _output(done, args.format, root, args.label_threshold)
+        write_json_atomic(args.out, output)
     except (InputError, OSError) as exc:
         print(f"error: {args.out}: cannot write the results ({first_line(exc)})", file=sys.stderr)
         return 1
     ended = {Terminated: " (terminated)", KeyboardInterrupt: " (interrupted)"}.get(type(stop), "")
-    print(f"wrote {args.out}: {sum(len(i.result.people) for i in done if i.result)} people "
+    print(f"wrote {args.out}: {len(output if isinstance(output, list) else output['annotations'])} people "
           f"in {len(done) - len(failures)} images{ended}", file=sys.stderr)
     if isinstance(stop, KeyboardInterrupt):
         return 143 if isinstance(stop, Terminated) else 130
     return 1 if failures or stop is not None else 0
 
 
-def _output(items: list[BatchItem], fmt: str, root: Path) -> dict | list:
+def _output(items: list[BatchItem], fmt: str, root: Path, label_threshold: float) -> dict | list:
     ok = [(image_id, item) for image_id, item in enumerate(items, start=1) if item.result]
     if fmt == "results":
         return [r for image_id, item in ok for r in detections_to_results(image_id, item.result.people)]
     images = [{"id": image_id, "file_name": _file_name(item.path, root),
                "height": item.result.image_hw[0], "width": item.result.image_hw[1]}
               for image_id, item in ok]
-    return detections_to_dataset(images, [item.result.people for _, item in ok])
+    return detections_to_dataset(images, [item.result.people for _, item in ok], label_threshold)

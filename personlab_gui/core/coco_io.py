@@ -38,6 +38,7 @@ from pycocotools.cocoeval import COCOeval
 
 from .errors import CocoFormatError, InputError
 from .image_io import MAX_PIXELS
+from .pseudo_labels import DEFAULT_LABEL_THRESHOLD, labelled_keypoints, select_labels
 from .skeleton import K, coco_person_category
 
 PERSON_CATEGORY_ID = 1
@@ -403,29 +404,29 @@ def detections_to_results(image_id: int, people: Iterable[PersonLike]) -> list[d
     return records
 
 
-def detections_to_dataset(images: Sequence[dict], people_per_image: Iterable[Iterable[PersonLike]],
-                          min_keypoint_score: float = 0.5) -> dict:
-    """A full COCO dataset of pseudo-labels: keypoints scored >= ``min_keypoint_score`` get
-    v=2, the others are written 0, 0, 0; polygons when a mask exists; a "score" per person."""
+def detections_to_dataset(images: Sequence[dict], people_per_image: Iterable[Sequence[PersonLike]],
+                          threshold: float = DEFAULT_LABEL_THRESHOLD) -> dict:
+    """A full COCO dataset of pseudo-labels: per image, the people ``pseudo_labels`` lets
+    become labels at ``threshold``; labelled keypoints get v=2, the others are written
+    0, 0, 0; polygons when a mask exists; a "score" per person."""
     annotations: list[dict] = []
     for image, people in zip(images, people_per_image, strict=True):
-        for person in people:
-            annotations.append(_pseudo_label(person, image["id"], len(annotations) + 1, min_keypoint_score))
+        image_hw = (image["height"], image["width"])
+        for i in select_labels(people, image_hw, threshold):
+            annotations.append(_pseudo_label(people[i], image["id"], len(annotations) + 1, image_hw))
     return {"images": [{key: image[key] for key in IMAGE_FIELDS} for image in images],
             "annotations": annotations, "categories": [coco_person_category()]}
 
 
-def _pseudo_label(person: PersonLike, image_id: int, ann_id: int, min_keypoint_score: float) -> dict:
-    keypoints = np.asarray(person.keypoints, dtype=np.float64)
-    kept = keypoints[:, 2] >= min_keypoint_score
-    labelled = np.zeros_like(keypoints)
-    labelled[kept, :2] = keypoints[kept, :2]
-    labelled[kept, 2] = 2
+def _pseudo_label(person: PersonLike, image_id: int, ann_id: int, image_hw: tuple[int, int]) -> dict:
+    keypoints = labelled_keypoints(person.keypoints, image_hw)
+    kept = keypoints[:, 2] > 0
+    keypoints[~kept] = 0.0
     mask = _person_mask(person)
     polygons = mask_to_polygons(mask) if mask is not None else []
-    bbox = _mask_bbox(mask) if mask is not None else points_bbox(keypoints[kept if kept.any() else slice(None), :2])
+    bbox = _mask_bbox(mask) if mask is not None else points_bbox(keypoints[kept, :2])
     ann = {"id": ann_id, "image_id": int(image_id), "category_id": PERSON_CATEGORY_ID,
-           "keypoints": _round_triples(labelled, score_slot=False), "num_keypoints": int(kept.sum()),
+           "keypoints": _round_triples(keypoints, score_slot=False), "num_keypoints": int(kept.sum()),
            "bbox": bbox, "area": float(mask.sum()) if mask is not None else bbox[2] * bbox[3],
            "iscrowd": 0, "score": round(float(person.score), 6)}
     if polygons:

@@ -21,6 +21,7 @@ from .hough import CANDIDATE_THRESHOLD, hough_maps, local_maxima
 from .model import load_checkpoint, resolve_model, select_device
 from .posenet_decode import posenet_decode
 from .preprocess import InputTransform, make_transform, prepare_input
+from .pseudo_labels import DEFAULT_LABEL_THRESHOLD
 from .result import InferenceResult, Person
 from .skeleton import ALL_HEADS
 
@@ -41,6 +42,7 @@ class InferenceSettings:
     candidate_threshold: float = CANDIDATE_THRESHOLD
     min_instance_score: float = 0.0
     mask_assignment: str = "embedding"      # one of MASK_ASSIGNMENTS (PersonLab: embedding)
+    label_threshold: float = DEFAULT_LABEL_THRESHOLD   # instance score a pseudo-label needs
 
     def __post_init__(self) -> None:
         if self.decoder not in DECODERS:
@@ -50,6 +52,8 @@ class InferenceSettings:
                              f"choose from {', '.join(MASK_ASSIGNMENTS)}")
         if self.size < 33 or any(s <= 0 for s in self.scales):
             raise ValueError("input size must be >= 33 and scales positive")
+        if not 0.0 <= self.label_threshold <= 1.0:
+            raise ValueError(f"label threshold {self.label_threshold}: must be between 0 and 1")
 
     def forward_key(self) -> tuple:
         """The settings that need a new network pass when they change."""
