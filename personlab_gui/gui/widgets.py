@@ -12,13 +12,24 @@ WHEEL_CONTROLS = (QtWidgets.QComboBox, QtWidgets.QAbstractSpinBox, QtWidgets.QAb
 
 
 class WheelGuard(QtCore.QObject):
-    """Event filter: a wheel event over an unfocused control is passed on to its parents."""
+    """Event filter: a wheel event over an unfocused control goes to the scroll area around
+    it (if any) instead of changing the control."""
 
     def eventFilter(self, watched: QtCore.QObject, event: QtCore.QEvent) -> bool:
-        if event.type() == QtCore.QEvent.Type.Wheel and not watched.hasFocus():
-            event.ignore()      # filtered and not accepted: Qt offers it to the parent widgets
-            return True
-        return False
+        if event.type() != QtCore.QEvent.Type.Wheel or watched.hasFocus():
+            return False
+        area = _scroll_area(watched)
+        if area is not None:
+            QtWidgets.QApplication.sendEvent(area.viewport(), event)
+        return True
+
+
+def _scroll_area(widget: QtWidgets.QWidget) -> QtWidgets.QAbstractScrollArea | None:
+    """The nearest scroll area that ``widget`` is inside."""
+    parent = widget.parentWidget()
+    while parent is not None and not isinstance(parent, QtWidgets.QAbstractScrollArea):
+        parent = parent.parentWidget()
+    return parent
 
 
 def guard_wheel(root: QtWidgets.QWidget) -> None:
