@@ -27,12 +27,12 @@ def run(args: argparse.Namespace) -> int:
         print("error: give one --images folder per --gt file", file=sys.stderr)
         return 2
     try:
+        settings = settings_from_args(args)
         gt = load_ground_truth(args.gt, args.images)
-    except InputError as exc:
+    except (InputError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     engine = engine_from_args(args)
-    settings = settings_from_args(args)
     progress = ProgressLine(len(gt.paths))
     evaluation = evaluate_engine(engine, gt, settings, lambda n, item: progress.update(n, item.path.name))
     progress.close()

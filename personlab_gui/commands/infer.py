@@ -10,7 +10,7 @@ from pathlib import Path
 from ..core.batch import BatchItem, ProgressLine, run_batch
 from ..core.coco_io import detections_to_dataset, detections_to_results, write_json_atomic
 from ..core.errors import InputError
-from ..core.image_io import list_images
+from ..core.image_io import list_images, printable
 from ..core.interrupts import Terminated, deferred_interrupts
 from ..core.pseudo_labels import DEFAULT_LABEL_THRESHOLD
 from .common import (add_inference_options, check_out, engine_from_args, first_line,
@@ -38,8 +38,8 @@ def _file_name(path: Path, root: Path) -> str:
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
-        raise InputError(path, "file name is not valid UTF-8, so it cannot be a COCO file_name; "
-                               "rename the file") from None
+        raise InputError(printable(path), "file name is not valid UTF-8, so it cannot be a COCO "
+                                          "file_name; rename the file") from None
     return name
 
 
@@ -62,14 +62,15 @@ def run(args: argparse.Namespace) -> int:
     paths = [path for path in paths if path not in unnamed]
     progress = ProgressLine(len(paths))
 
-    def report(n: int, item: BatchItem) -> None:
+    def report(n: int, item: BatchItem) -> None:  # an image counts as done once reported
+        done.append(item)
         label = item.path.name + (f" {len(item.result.people)} people" if item.result else " failed")
         progress.update(n, label)
 
     stop: BaseException | None = None
     try:
-        for item in run_batch(engine, paths, settings, report):
-            done.append(item)
+        for _ in run_batch(engine, paths, settings, report):
+            pass
     except (KeyboardInterrupt, Exception) as exc:  # whatever ends the run, what finished is written
         stop = exc
     with deferred_interrupts():

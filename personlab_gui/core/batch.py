@@ -40,6 +40,7 @@ class ProgressLine:
         elapsed = time.perf_counter() - self.start
         rate = done / elapsed if elapsed > 0 else 0.0
         eta = (self.total - done) / rate if rate > 0 else 0.0
+        label = label.encode("utf-8", "backslashreplace").decode("utf-8")  # non-UTF-8 file names
         self.stream.write(f"\r[{done}/{self.total}] {rate:.2f} img/s ETA {eta:4.0f}s {label[:60]:<60}")
         self.stream.flush()
 

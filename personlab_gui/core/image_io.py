@@ -171,6 +171,11 @@ def _folder_images(folder: Path, recursive: bool) -> list[Path]:
                   if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file())
 
 
+def printable(path: str | os.PathLike) -> str:
+    """``path`` as text any stream can print: bytes that are not UTF-8 become ``\\xNN``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def safe_join(root: str | os.PathLike, relative: str | os.PathLike) -> Path:
     """``root / relative``, refusing absolute paths, '..' and symlinks that leave ``root``."""
     text = os.fspath(relative)
