@@ -158,6 +158,7 @@ class MainWindow(QtWidgets.QMainWindow):
         s.probeChanged.connect(self._probe_changed)
         s.traceStepChanged.connect(self._trace_step_changed)
         svc.imageLoaded.connect(s.set_image)
+        svc.imageLoaded.connect(lambda path, _image: self.image_list.mark_loaded(path))
         svc.imageFailed.connect(self._image_failed)
         svc.resultReady.connect(s.set_result)
         svc.inferenceFailed.connect(lambda path, message: self.show_error(f"Inference failed: {message}"))

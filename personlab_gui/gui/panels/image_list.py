@@ -1,5 +1,6 @@
 """The image list: the session's files by name (full path as tool tip); choosing a row
-shows that image; files that failed to load are marked with their one-line error.
+shows that image; files that failed to load are marked with their one-line error (the
+mark stays when the list changes, and goes when the file loads).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ class ImageListPanel(QtWidgets.QWidget):
     def __init__(self, session: Session, actions: list[QtGui.QAction], parent=None) -> None:
         super().__init__(parent)
         self.session = session
+        self.failed: dict[str, str] = {}      # path -> why it did not load
         self.list = QtWidgets.QListWidget()
         self.list.currentRowChanged.connect(self._row_chosen)
         buttons = QtWidgets.QHBoxLayout()
@@ -37,17 +39,24 @@ class ImageListPanel(QtWidgets.QWidget):
 
     def mark_failed(self, path: str, message: str) -> None:
         """Flag ``path`` as unreadable, with the reason as tool tip."""
+        self.failed[path] = message
+        self._show_mark(path)
+
+    def mark_loaded(self, path: str) -> None:
+        """``path`` loaded: drop its failure mark, if any."""
+        if self.failed.pop(path, None) is not None:
+            self._show_mark(path)
+
+    def _show_mark(self, path: str) -> None:
         if path in self.session.paths:
-            item = self.list.item(self.session.paths.index(path))
-            item.setForeground(FAILED_COLOR)
-            item.setToolTip(message)
+            _mark(self.list.item(self.session.paths.index(path)), path, self.failed.get(path))
 
     def _rebuild(self) -> None:
         with QtCore.QSignalBlocker(self.list):
             self.list.clear()
             for path in self.session.paths:
                 item = QtWidgets.QListWidgetItem(Path(path).name)
-                item.setToolTip(path)
+                _mark(item, path, self.failed.get(path))
                 self.list.addItem(item)
             self.list.setCurrentRow(self.session.index)
 
@@ -58,3 +67,9 @@ class ImageListPanel(QtWidgets.QWidget):
     def _row_chosen(self, row: int) -> None:
         if row >= 0:
             self.session.set_index(row)
+
+
+def _mark(item: QtWidgets.QListWidgetItem, path: str, failure: str | None) -> None:
+    """Red with the reason as tool tip when the file failed to load, else plain with its path."""
+    item.setData(QtCore.Qt.ItemDataRole.ForegroundRole, FAILED_COLOR if failure else None)
+    item.setToolTip(failure or path)

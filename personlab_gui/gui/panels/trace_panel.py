@@ -24,7 +24,7 @@ class TracePanel(QtWidgets.QWidget):
         self.list.setModel(self.steps)
         self.list.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.list.setUniformItemSizes(True)
-        self.list.selectionModel().currentChanged.connect(lambda index, _: self.stepChosen.emit(index.row()))
+        self.list.selectionModel().currentChanged.connect(self._row_chosen)
         self.previous = QtWidgets.QPushButton("◀ Previous")
         self.next = QtWidgets.QPushButton("Next ▶")
         self.previous.clicked.connect(lambda: self.stepChosen.emit(self.step - 1))
@@ -48,14 +48,18 @@ class TracePanel(QtWidgets.QWidget):
             self.title.setText(f"No trace: the {result.decoder} decoder does not record one.")
         self.show_step(-1)
 
+    def _row_chosen(self, index: QtCore.QModelIndex) -> None:
+        if index.row() != self.step:       # the user picked a row (not ``show_step`` echoing)
+            self.stepChosen.emit(index.row())
+
     def show_step(self, step: int) -> None:
         """Reflect the session's current step."""
         self.step = step
         count = self.steps.rowCount()
         if count:
             self.title.setText(f"Step {step + 1} / {count}" if step >= 0 else f"{count} steps: press Next")
-        with QtCore.QSignalBlocker(self.list.selectionModel()):
-            index = self.steps.index(step) if step >= 0 else QtCore.QModelIndex()
+        index = self.steps.index(step) if step >= 0 else QtCore.QModelIndex()
+        if index != self.list.currentIndex():    # the view repaints the highlight from these signals
             select = QtCore.QItemSelectionModel.SelectionFlag.ClearAndSelect
             self.list.selectionModel().setCurrentIndex(index, select)
         if step >= 0:
