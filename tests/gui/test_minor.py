@@ -1,10 +1,12 @@
 """The smaller defects a new user met: failure marks that vanished from the image list, a
-trace list that did not highlight its step."""
+trace list that did not highlight its step, arrows drawn outside the image."""
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6 import QtCore
 
+from personlab_gui.gui.layers.extent import clip_arrows, inside_image
 from personlab_gui.gui.panels.image_list import FAILED_COLOR
 
 from .conftest import RESULT_TIMEOUT_MS, open_and_wait
@@ -61,3 +63,33 @@ def test_the_trace_list_highlights_the_current_step(qtbot, window, people_image)
     assert [i.row() for i in panel.list.selectionModel().selectedIndexes()] == [0]
     panel.list.setCurrentIndex(panel.steps.index(3))        # a click on a row still chooses it
     assert window.session.trace_step == 3
+
+
+def test_clip_arrows_cuts_at_the_image_border():
+    origins = np.array([[10.0, 10.0], [5.0, 5.0], [-3.0, 4.0], [29.0, 19.0]])
+    tips = np.array([[50.0, 10.0], [5.0, -20.0], [10.0, 4.0], [20.0, 10.0]])
+    kept, cut = clip_arrows(origins, tips, (20, 30))          # H x W
+    np.testing.assert_allclose(kept, origins[[0, 1, 3]])        # the one starting outside is gone
+    np.testing.assert_allclose(cut, [[29.5, 10.0], [5.0, -0.5], [20.0, 10.0]])
+
+
+def _arrow_ends(layer) -> np.ndarray:
+    """(n, 2, 2) origin and tip of every arrow the layer draws."""
+    return np.column_stack([layer.arrows.xData, layer.arrows.yData]).reshape(-1, 6, 2)[:, :2]
+
+
+def test_arrows_stay_on_the_image(qtbot, window, people_image):
+    result = open_and_wait(qtbot, window, people_image)
+    h, w = result.image_hw
+    window.canvas.view.setRange(QtCore.QRectF(-w, -h, 3 * w, 3 * h), padding=0)   # the padding in view
+    drawn = 0
+    for key in ("short", "mid", "long"):
+        layer = window.layers[key]
+        if not layer.applies_to(window.service.engine.trained_heads):
+            continue
+        layer.set_option("keypoint" if key != "mid" else "edge", 0)
+        window.layers_panel.rows[key].check.setChecked(True)
+        ends = _arrow_ends(layer)
+        drawn += len(ends)
+        assert np.all(inside_image(ends.reshape(-1, 2), (h, w))), key
+    assert drawn > 0

@@ -17,6 +17,7 @@ from ...core.skeleton import DIRECTED_EDGES, K, KEYPOINT_NAMES, SEGMENTATION_THR
 from ..probing import EDGE_NAMES, HEATMAP_THRESHOLD, grid_cell, to_image_vector, vector_text
 from .arrows import arrows_item, clear_arrows, set_arrows, thinning_step
 from .base import KEYPOINT_CHOICES, Layer, Option, ProbeRows, keypoint_index
+from .extent import clip_arrows
 
 Field = tuple[str, np.ndarray, np.ndarray]   # label, (h, w, 2) vectors (input px), (h, w) mask
 #: Most arrows one layer draws, and most screen pixels of arrow shafts (drawing costs per
@@ -95,7 +96,8 @@ class VectorFieldLayer(Layer):
 
     def _arrows(self, result: InferenceResult, fields: list[Field], area: np.ndarray | None
                 ) -> tuple[np.ndarray, np.ndarray]:
-        """(origins, tips) in image pixels of the arrows at the current step inside ``area``."""
+        """(origins, tips) in image pixels of the arrows at the current step inside ``area``,
+        clipped to the image."""
         rows, cols = grid_window(result, area, self.step)
         starts, ends = [], []
         for _, vectors, mask in fields:
@@ -105,7 +107,7 @@ class VectorFieldLayer(Layer):
             starts.append(start)
             ends.append(start + vectors[r, c])
         to_image = result.transform.to_image
-        return to_image(np.concatenate(starts)), to_image(np.concatenate(ends))
+        return clip_arrows(to_image(np.concatenate(starts)), to_image(np.concatenate(ends)), result.image_hw)
 
     def _too_many(self, origins: np.ndarray, tips: np.ndarray) -> bool:
         """More arrows, or more arrow length on screen, than stays readable and cheap."""
