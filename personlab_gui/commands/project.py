@@ -74,6 +74,7 @@ def _export(args: argparse.Namespace) -> int:
 
 def _info(args: argparse.Namespace) -> int:
     with Project.open(args.project, read_only=True) as project:
+        project.check_integrity()
         people = project.count_people()
         missing = " (missing: re-point it with 'personlab-gui project root')" if project.images_missing() else ""
         print(f"project     {project.path}")

@@ -6,7 +6,8 @@ import os
 
 
 def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+    """One line of printable text (undecodable file-name bytes shown as escapes)."""
+    return " ".join(str(text).encode("utf-8", "backslashreplace").decode("utf-8").split())
 
 
 class InputError(Exception):

@@ -34,8 +34,8 @@ import dataclasses
 import hashlib
 import json
 import os
+import secrets
 import sqlite3
-import tempfile
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -212,12 +212,11 @@ class Project:
             raise ProjectExistsError(path, "already exists")
         if not root.is_dir():
             raise InputError(root, "image folder not found")
+        building = path.with_name(f".{path.name}.{secrets.token_hex(6)}.building")
         try:
-            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".building", dir=path.parent)
+            os.close(os.open(building, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # the umask applies
         except OSError as exc:
             raise InputError(path, f"cannot create the project file: {exc.strerror}") from None
-        os.close(fd)
-        building = Path(name)
         try:
             project = cls._connect(building, read_only=False)
             try:
@@ -313,6 +312,13 @@ class Project:
         self._set_meta("image_root", relative.as_posix() if near else str(absolute))
         self._set_meta("image_root_absolute", str(absolute))
         self.image_root = absolute
+
+    def check_integrity(self) -> None:
+        """A one-line ``InputError`` when SQLite finds the file damaged (a linear scan)."""
+        report = self._conn.execute("PRAGMA quick_check").fetchone()[0]
+        if report != "ok":
+            first = next(line for line in report.splitlines() + [report] if not line.startswith("***"))
+            raise InputError(self.path, f"damaged project file ({first}); restore a backup")
 
     def images_missing(self) -> bool:
         """Whether the image root is gone (the images moved without the project)."""
@@ -566,9 +572,9 @@ def _database_problem(exc: sqlite3.Error) -> str:
         return f"locked by another program, try again when it is done ({text})"
     if "readonly" in text or "read-only" in text:
         return f"read-only: cannot change it ({text})"
-    if "malformed" in text or "not a database" in text or "disk image" in text:
-        return f"damaged or not a PersonLab project file ({text}); restore a backup"
-    return f"not a usable PersonLab project file ({text})"
+    if "malformed" in text or "disk image" in text:
+        return f"damaged project file ({text}); restore a backup"
+    return f"not a PersonLab project file ({text})"
 
 
 def _publish(building: Path, path: Path) -> None:

@@ -80,7 +80,7 @@ def import_coco(project: Project, coco_path: str | os.PathLike, images_dir: str 
     data = load_coco(coco_path)
     category = _person_category(data, coco_path)
     files = [_image_file(image, Path(os.path.abspath(images_dir)), coco_path) for image in data["images"]]
-    paths = [project.relative_path(file) for file in files]
+    paths = [_relative_path(project, file, image, coco_path) for file, image in zip(files, data["images"])]
     if len(set(paths)) < len(paths):
         raise CocoFormatError(coco_path, "two images share one file_name")
     sizes = [_checked_size(image, file, coco_path) for image, file in zip(data["images"], files)]
@@ -97,6 +97,13 @@ def import_coco(project: Project, coco_path: str | os.PathLike, images_dir: str 
             person_id = project.add_person(project_ids[ann["image_id"]], person)
             project.record_coco_source(person_id, ann["id"])
     return CocoCounts(len(ids), len(people))
+
+
+def _relative_path(project: Project, file: Path, image: dict, coco_path: str | os.PathLike) -> str:
+    try:
+        return project.relative_path(file)
+    except InputError as exc:
+        raise CocoFormatError(coco_path, f"{exc} (image id {image['id']})") from None
 
 
 def _checked_size(image: dict, file: Path, coco_path: str | os.PathLike) -> tuple[int, int]:
@@ -171,7 +178,8 @@ def _rle(segmentation: list | dict, height: int, width: int) -> dict:
 def export_coco(project: Project, out: str | os.PathLike, reviewed_only: bool = False,
                 rle: bool = False) -> CocoCounts:
     """Write the project (or its reviewed images) as a COCO dataset, self-checked, atomically;
-    the counts carry one warning per person left out."""
+    the counts carry one warning per person left out. A damaged project file is refused."""
+    project.check_integrity()
     skipped: list[str] = []
     data = project_to_coco(project, reviewed_only, rle, skipped)
     check_self_consistent(data, out)

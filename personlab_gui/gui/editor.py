@@ -112,8 +112,8 @@ class Editor(QtCore.QObject):
         a, bar = self.window.actions_by_name, self.window.menuBar()
         file, go, view = (self._menu(title) for title in ("&File", "&Go", "&View"))
         quit_action = a["quit"]
-        file.insertActions(quit_action, [a[n] for n in ("new_project", "open_project", "import_coco",
-                                                        "export_coco", "close_project")])
+        file.insertActions(quit_action, [a[n] for n in ("new_project", "open_project", "relocate_images",
+                                                        "import_coco", "export_coco", "close_project")])
         file.insertSeparator(quit_action)
         edit = QtWidgets.QMenu("&Edit", bar)
         edit.addActions([a["undo"], a["redo"]])

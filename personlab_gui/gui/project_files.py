@@ -1,7 +1,10 @@
 """The File menu's project actions: New project (a ``.plab`` file and an image folder
-whose images it adds), Open project, Import COCO (a file and its image folder) and
-Export COCO (reviewed images only or all, masks as polygons or RLE; the export checks
-itself before writing). Every failure is a one-line message.
+whose images it adds; the file appears only once complete), Open project (asking for
+the image folder when the images moved), Relocate images (re-point the project at the
+folder its images moved to), Import COCO (a file and its image folder; people imported
+before into the same images are added again only when the user says so) and Export COCO
+(reviewed images only or all, masks as polygons or RLE; the export checks itself before
+writing). Every failure, a damaged or locked project file included, is a one-line message.
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ from PySide6 import QtCore, QtWidgets
 
 from ..core.errors import InputError
 from ..core.image_io import list_images
-from ..core.project import Project
-from ..core.project_coco import export_coco, import_coco
+from ..core.project import Project, database_errors
+from ..core.project_coco import DuplicateImportError, export_coco, import_coco
 from .actions import make_action
 from .document import Document
 
@@ -36,6 +39,8 @@ class ProjectFiles(QtCore.QObject):
             "new_project": make_action(window, "new_project", "&New project…", None, self._new_dialog),
             "open_project": make_action(window, "open_project", "Open pro&ject…", "Ctrl+Shift+J",
                                         self._open_dialog),
+            "relocate_images": make_action(window, "relocate_images", "&Relocate images…", None,
+                                           self._relocate_dialog),
             "import_coco": make_action(window, "import_coco", "&Import COCO…", None, self._import_dialog),
             "export_coco": make_action(window, "export_coco", "&Export COCO…", "Ctrl+E", self._export_dialog),
             "close_project": make_action(window, "close_project", "&Close project", None, doc.close_project),
@@ -45,11 +50,13 @@ class ProjectFiles(QtCore.QObject):
     def create(self, path: str, folder: str) -> bool:
         """A new project at ``path`` with the images of ``folder``; opens it."""
         try:
-            project = Project.create(path, folder)
+            with database_errors(path):
+                with Project.build(path, folder) as project:
+                    skipped = _add_images(project, list_images([folder]))
+                project = Project.open(path)
         except InputError as exc:
             self._message(str(exc))
             return False
-        skipped = _add_images(project, list_images([folder]))
         self._message(f"New project {Path(path).name}: {project.count_images()} images"
                       + (f" ({skipped} unreadable files skipped)" if skipped else ""))
         self.opened.emit(project)
@@ -57,18 +64,43 @@ class ProjectFiles(QtCore.QObject):
 
     def open(self, path: str) -> bool:
         try:
-            project = Project.open(path)
+            with database_errors(path):
+                project = Project.open(path)
         except InputError as exc:
             self._message(str(exc))
             return False
         self.opened.emit(project)
+        if project.images_missing():
+            self._message(f"The images are not in {project.image_root}: File > Relocate images… "
+                          "to show where they are now.")
         return True
 
-    def import_coco(self, coco: str, folder: str) -> bool:
+    def relocate(self, folder: str) -> bool:
+        """Re-point the open project at ``folder``, where its images are now."""
         if not self._has_project():
             return False
         try:
-            counts = import_coco(self.doc.project, coco, folder)
+            with database_errors(self.doc.project.path):
+                found = self.doc.project.set_image_root(folder)
+        except InputError as exc:
+            self._message(str(exc))
+            return False
+        self._message(f"Images now read from {folder}: {found} of {self.doc.project.count_images()} found.")
+        self.imported.emit()
+        return True
+
+    def import_coco(self, coco: str, folder: str, add_duplicates: bool = False) -> bool:
+        """Import; when its people were imported before, ``ask_to_add_duplicates`` decides."""
+        if not self._has_project():
+            return False
+        try:
+            with database_errors(self.doc.project.path):
+                counts = import_coco(self.doc.project, coco, folder, add_duplicates)
+        except DuplicateImportError as exc:
+            if self.ask_to_add_duplicates(Path(coco).name, exc.count, exc.total):
+                return self.import_coco(coco, folder, add_duplicates=True)
+            self._message(f"Not imported: the people of {Path(coco).name} are already in the project.")
+            return False
         except InputError as exc:
             self._message(str(exc))
             return False
@@ -76,15 +108,27 @@ class ProjectFiles(QtCore.QObject):
         self.imported.emit()
         return True
 
+    def ask_to_add_duplicates(self, name: str, count: int, total: int) -> bool:
+        """Whether to import people that were imported into the same images before."""
+        answer = QtWidgets.QMessageBox.question(
+            self.window, "Import COCO",
+            f"{count} of the {total} people in {name} were imported into these images before "
+            "(same annotation ids). Import them again? They would be in the project twice.",
+            QtWidgets.QMessageBox.StandardButton.Yes | QtWidgets.QMessageBox.StandardButton.No,
+            QtWidgets.QMessageBox.StandardButton.No)
+        return answer == QtWidgets.QMessageBox.StandardButton.Yes
+
     def export(self, path: str, reviewed_only: bool, rle: bool) -> bool:
         if not self._has_project():
             return False
         try:
-            counts = export_coco(self.doc.project, path, reviewed_only, rle)
+            with database_errors(self.doc.project.path):
+                counts = export_coco(self.doc.project, path, reviewed_only, rle)
         except InputError as exc:
             self._message(str(exc))
             return False
-        self._message(f"Exported {counts.images} images and {counts.people} people to {path}.")
+        left_out = f" Left out: {'; '.join(counts.warnings)}." if counts.warnings else ""
+        self._message(f"Exported {counts.images} images and {counts.people} people to {path}.{left_out}")
         return True
 
     def _has_project(self) -> bool:
@@ -106,8 +150,17 @@ class ProjectFiles(QtCore.QObject):
     def _open_dialog(self) -> None:
         path, _ = QtWidgets.QFileDialog.getOpenFileName(self.window, "Open project", self._folder(),
                                                         PROJECT_FILTER)
-        if path:
-            self.open(path)
+        if path and self.open(path) and self.doc.project.images_missing():
+            self._relocate_dialog()
+
+    def _relocate_dialog(self) -> None:
+        if not self._has_project():
+            return
+        folder = QtWidgets.QFileDialog.getExistingDirectory(
+            self.window, f"Where are the images of {self.doc.project.path.name} now?",
+            str(self.doc.project.path.parent))
+        if folder:
+            self.relocate(folder)
 
     def _import_dialog(self) -> None:
         if not self._has_project():
