@@ -48,17 +48,27 @@ class Canvas(pg.GraphicsView):
         self.scene().sigMouseClicked.connect(self._mouse_clicked)
         self.setAcceptDrops(False)
         self._image_hw: tuple[int, int] | None = None
+        self._cleared_at: QtCore.QRectF | None = None   # the view when the last image was cleared
 
     @property
     def image_layer(self) -> ImageLayer:
         return self.layers["image"]
 
     def set_image(self, image: np.ndarray | None) -> None:
-        """Show a new photo; refit the view when its size changes."""
+        """Show a photo (None: clear it, another one is on its way). A new photo is shown
+        whole, unless a view was picked while it loaded (a person to look at): the zoom of
+        the previous image never carries over."""
         self.image_layer.set_image(image)
-        if image is not None and image.shape[:2] != self._image_hw:
+        if image is None:
+            self._cleared_at = self.view.targetRect()
+            return
+        new_size = image.shape[:2] != self._image_hw
+        if new_size:
             self._image_hw = image.shape[:2]
             self.rasters.set_extent(self._image_hw)
+        cleared, self._cleared_at = self._cleared_at, None
+        view_picked = cleared is not None and self.view.targetRect() != cleared
+        if (new_size or cleared is not None) and not view_picked:
             self.fit()
 
     def set_result(self, result: InferenceResult | None) -> None:

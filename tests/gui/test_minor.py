@@ -1,5 +1,6 @@
 """The smaller defects a new user met: failure marks that vanished from the image list, a
-trace list that did not highlight its step, arrows drawn outside the image."""
+trace list that did not highlight its step, arrows drawn outside the image, the last
+zoom carried over to the next image."""
 
 from __future__ import annotations
 
@@ -93,3 +94,25 @@ def test_arrows_stay_on_the_image(qtbot, window, people_image):
         drawn += len(ends)
         assert np.all(inside_image(ends.reshape(-1, 2), (h, w))), key
     assert drawn > 0
+
+
+def _target(window) -> tuple[float, ...]:
+    rect = window.canvas.view.targetRect()
+    return rect.left(), rect.top(), rect.width(), rect.height()
+
+
+def test_a_new_image_is_shown_whole_not_at_the_last_zoom(qtbot, window, example_image, other_image, tmp_path):
+    open_and_wait(qtbot, window, example_image)
+    fitted = _target(window)
+    window.canvas.zoom(4.0)
+    assert _target(window) != fitted
+    open_and_wait(qtbot, window, other_image)                 # the same size: no refit before
+    np.testing.assert_allclose(_target(window), fitted)
+    third = tmp_path / "third.png"                            # a view picked while an image loads is kept
+    third.write_bytes(other_image.read_bytes())
+    window.open_paths([str(third)])
+    assert window.canvas.image_layer.image is None
+    person = QtCore.QRectF(100, 100, 80, 120)
+    window.canvas.view.setRange(person, padding=0)
+    qtbot.waitUntil(lambda: window.canvas.image_layer.image is not None, timeout=RESULT_TIMEOUT_MS)
+    np.testing.assert_allclose(_target(window), (100, 100, 80, 120))
