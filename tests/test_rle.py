@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from personlab_gui.core.boxes import clip, nonzero_box, slices
-from personlab_gui.core.coco_io import mask_to_rle
+from personlab_gui.core.coco_io import mask_to_rle, rle_string_runs
 from personlab_gui.core.rle import box_rle
 
 
@@ -29,3 +29,19 @@ def test_full_columns_and_image_corners():
     mask = np.zeros((5, 4), bool)
     mask[:, 1] = mask[4, 3] = mask[0, 0] = True
     assert box_rle(mask, (0, 0, 4, 5), (5, 4)) == mask_to_rle(mask)
+
+
+@pytest.mark.parametrize("seed", range(50))
+def test_rle_string_runs_decodes_pycocotools_text(seed):
+    rng = np.random.default_rng(seed)
+    h, w = rng.integers(1, 300, 2)
+    mask = rng.random((h, w)) < rng.random() * (seed % 5 != 0)     # every fifth mask empty
+    flat = mask.ravel(order="F").astype(np.int8)
+    edges = np.flatnonzero(np.diff(flat)) + 1
+    runs = np.diff(np.concatenate([[0], edges, [flat.size]])).tolist()
+    assert rle_string_runs(mask_to_rle(mask)["counts"]) == ([0] + runs if flat[0] else runs)
+
+
+@pytest.mark.parametrize("text", ["éé", "P", " ", "0" * 3 + "\x00", "o" * 20 + "0"])
+def test_rle_string_runs_refuses_what_is_not_compressed_rle(text):
+    assert rle_string_runs(text) is None

@@ -2,7 +2,9 @@
 
 A command captures what it changes when it is made and applies it through the
 ``Document`` (which writes through to the project). Before applying or reverting, it
-returns the document to the image it was made on, so undo always shows what it undoes.
+returns the document to the image it was made on, so undo always shows what it undoes;
+it runs inside ``Document.command()``, so nothing else edits the document or pushes onto
+the stack meanwhile (the viewer follows the document's image once it has finished).
 People are named by the id they had when the command was made (``Document.resolve``
 follows them when undo brings them back under a new id). Moves of one keypoint within
 one drag merge into one step; a brush stroke is painted as a preview and pushed once.
@@ -39,12 +41,14 @@ class DocumentCommand(QtGui.QUndoCommand):
         self.image_id = doc.image_id
 
     def redo(self) -> None:
-        self.doc.set_image(self.image_id)
-        self.apply()
+        with self.doc.command():
+            self.doc.set_image(self.image_id)
+            self.apply()
 
     def undo(self) -> None:
-        self.doc.set_image(self.image_id)
-        self.revert()
+        with self.doc.command():
+            self.doc.set_image(self.image_id)
+            self.revert()
 
     def apply(self) -> None:
         raise NotImplementedError

@@ -6,7 +6,11 @@ loses no finished edit. Masks are decoded once per image and kept with a box kno
 hold all their pixels, so a brush stroke re-encodes only that box (``core.rle``).
 
 Person ids are the project's, which never reuses one: a person that undo brings back
-gets a new id, and ``resolve`` maps every id it had before to the current one.
+gets a new id, and ``resolve`` maps every id it had before to the current one; ``number``
+is the id a person had first, the one number (and colour) it shows for its whole life.
+
+While an undo command runs (``command()``), listeners must not start other edits or move
+the viewer to another image: ``in_command`` tells them to wait until it has finished.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ class Document(QtCore.QObject):
         self._masks: dict[int, np.ndarray | None] = {}
         self._boxes: dict[int, Box | None] = {}
         self._aliases: dict[int, int] = {}
+        self._numbers: dict[int, int] = {}   # current id -> the id the person had first
+        self._commands = 0
 
     # -- project and image -------------------------------------------------------------
     def open_project(self, project: Project) -> None:
@@ -57,7 +63,7 @@ class Document(QtCore.QObject):
             return
         self.set_image(None)
         self.project.close()
-        self.project, self._aliases = None, {}
+        self.project, self._aliases, self._numbers = None, {}, {}
         self.project_changed.emit()
 
     def set_image(self, image_id: int | None, reload: bool = False) -> None:
@@ -84,12 +90,32 @@ class Document(QtCore.QObject):
         with self.project.transaction():
             yield
 
+    @contextmanager
+    def command(self) -> Iterator[None]:
+        """Mark the run of one undo command (``in_command`` is True meanwhile)."""
+        self._commands += 1
+        try:
+            yield
+        finally:
+            self._commands -= 1
+
+    @property
+    def in_command(self) -> bool:
+        """Whether an undo command is changing the document right now."""
+        return self._commands > 0
+
     # -- reading people ----------------------------------------------------------------
     def resolve(self, person_id: int) -> int:
         """The current id of a person known by an earlier id."""
         while person_id in self._aliases:
             person_id = self._aliases[person_id]
         return person_id
+
+    def number(self, person_id: int) -> int:
+        """The number a person shows everywhere: the id it had first (undo may have
+        re-created it under a new id since)."""
+        person_id = self.resolve(person_id)
+        return self._numbers.get(person_id, person_id)
 
     def person(self, person_id: int) -> PersonRecord:
         """A person of the current image (``KeyError`` otherwise)."""
@@ -123,6 +149,7 @@ class Document(QtCore.QObject):
         (it is removed and coming back). Returns its id."""
         person_id = self.project.add_person(self.image_id, person)
         if original is not None:
+            self._numbers[person_id] = self.number(original)
             self._aliases[self.resolve(original)] = person_id
         self.people[person_id] = self.project.person(person_id)
         self.person_added.emit(person_id)

@@ -59,7 +59,8 @@ class Editor(QtCore.QObject):
         for item in (self.overlay.texture, *self.annotations.items, self.surface):
             view.addItem(item, ignoreBounds=True)
         self.ctx = ToolContext(self.doc, self.stack, self.selection, self.overlay, self.brush, view,
-                               self.result, window.canvas.pixel_size, self.message, self._context_menu)
+                               self.result, window.canvas.pixel_size, self.message, self._context_menu,
+                               self.annotations.skeletons.label_at)
         self.tools = make_tools(self.ctx)
         self.tool = self.tools[KeypointTool.key]
         self.edits = EditActions(self.ctx, window, self.place_keypoint,
@@ -185,10 +186,18 @@ class Editor(QtCore.QObject):
 
     def _follow_document(self, image_id: int) -> None:
         self.surface.set_extent(self.doc.image_hw)
-        path = next((p for p, i in self._image_ids.items() if i == image_id), None)
+        self.tool.reset()   # unfinished work (a stroke, corners) belongs to the last image
+        if self.doc.in_command:  # the viewer (and what it triggers) waits for the command to end
+            QtCore.QTimer.singleShot(0, self, self._show_document_image)
+        else:
+            self._show_document_image()
+        self._show_selection()
+
+    def _show_document_image(self) -> None:
+        """Show the document's image in the viewer."""
+        path = next((p for p, i in self._image_ids.items() if i == self.doc.image_id), None)
         if path is not None and path != self.session.current_path:
             self.session.set_index(self.session.paths.index(path))
-        self._show_selection()
 
     def go_to_image(self, image_id: int) -> None:
         self.doc.set_image(image_id)

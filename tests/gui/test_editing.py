@@ -197,7 +197,7 @@ def test_brushing_a_large_image_repaints_only_the_touched_region(qtbot, tmp_path
     doc.open_project(Project.create(tmp_path / "labels.plab", folder))
     doc.set_image(doc.project.add_images([folder / "large.jpg"])[0])
     ctx = ToolContext(doc, stack, selection, overlay, BrushSettings(), pg.ViewBox(), lambda: None,
-                      lambda: 1.0, lambda text: None, lambda: None)
+                      lambda: 1.0, lambda text: None, lambda: None, lambda xy: None)
     stack.push(AddPerson(doc, PersonRecord(np.zeros((K, 3)))))
     selection.select(next(iter(doc.people)))
     touched, resized = [], []

@@ -1,6 +1,6 @@
-"""The document's people on the canvas: skeletons, keypoints and labels, one colour per
-person (its place on the image, as in the mask overlay). A view of the ``Document``, not
-a result ``Layer``.
+"""The document's people on the canvas: skeletons, keypoints and labels, one colour and
+one number per person for its whole life (``Document.number``, as in the mask overlay and
+every panel). A view of the ``Document``, not a result ``Layer``.
 
 Predictions are dashed and faded towards grey; user people (accepted, edited, manual)
 are solid; the selected person is drawn bold and its selected keypoint ringed. Keypoints
@@ -51,11 +51,12 @@ class AnnotationView(QtCore.QObject):
 
     def redraw(self) -> None:
         groups, labels, spots = [], [], []
-        for place, person_id in drawing_order(self.doc, self.selection):
+        for person_id in drawing_order(self.doc, self.selection):
             person, selected = self.doc.people[person_id], person_id == self.selection.person
-            color = _color(place, person.provenance == "predicted")
+            number = self.doc.number(person_id)
+            color = _color(number, person.provenance == "predicted")
             groups.append(SegmentGroup(_pen(color, person, selected), _links(person.keypoints)))
-            labels += _label(person_id, person, color)
+            labels += _label(number, person, color, person_id)
             spots += _spots(person, color, selected, self.doc.image_hw)
         self.skeletons.set_data(groups, labels)
         self.points.setData(spots)
@@ -70,14 +71,13 @@ class AnnotationView(QtCore.QObject):
         self.ring.setData([x], [y])
 
 
-def drawing_order(doc: Document, selection: Selection) -> list[tuple[int, int]]:
-    """(place on the image, person id), the selected person last (drawn on top)."""
-    order = list(enumerate(doc.people))
-    return sorted(order, key=lambda item: item[1] == selection.person)
+def drawing_order(doc: Document, selection: Selection) -> list[int]:
+    """The person ids, the selected person last (drawn on top)."""
+    return sorted(doc.people, key=lambda person_id: person_id == selection.person)
 
 
-def _color(place: int, predicted: bool) -> tuple[int, int, int]:
-    color = np.array(person_color(place))
+def _color(number: int, predicted: bool) -> tuple[int, int, int]:
+    color = np.array(person_color(number))
     if predicted:
         color = np.rint(FADE_TO + PREDICTED_WEIGHT * (color - FADE_TO)).astype(int)
     return tuple(int(c) for c in color)
@@ -95,7 +95,7 @@ def _links(keypoints: np.ndarray) -> np.ndarray:
     return np.concatenate([keypoints[a[keep], :2], keypoints[b[keep], :2]], axis=1)
 
 
-def _label(person_id: int, person: PersonRecord, color: tuple[int, int, int]) -> list[Label]:
+def _label(number: int, person: PersonRecord, color: tuple[int, int, int], person_id: int) -> list[Label]:
     labelled = person.keypoints[person.keypoints[:, 2] > 0, :2]
     if len(labelled):
         top = labelled[np.argmin(labelled[:, 1])]
@@ -103,12 +103,12 @@ def _label(person_id: int, person: PersonRecord, color: tuple[int, int, int]) ->
         top = np.array([person.bbox[0] + person.bbox[2] / 2, person.bbox[1]])
     else:
         return []
-    text = f"#{person_id} {person.provenance}"
+    text = f"#{number} {person.provenance}"
     if person.score is not None and person.provenance == "predicted":
         text += f" {person.score:.2f}"
     if person.iscrowd:
         text += " crowd"
-    return [Label((float(top[0]), float(top[1])), text, QtGui.QColor(*color, 190))]
+    return [Label((float(top[0]), float(top[1])), text, QtGui.QColor(*color, 190), person_id)]
 
 
 def _spots(person: PersonRecord, color: tuple[int, int, int], selected: bool,

@@ -3,8 +3,14 @@
 A mask edit recomposes only the box it touched, in the texture's own pixel buffer, and
 asks Qt to repaint only that box; painting draws only the exposed part of the buffer.
 Brushing on a 4000 x 3000 image thus never re-uploads or re-blends the whole image (the
-raster compositor of the result's layers is not involved). Colours follow the person's
-place on the image (``palette``); predictions are fainter, the selected person stronger.
+raster compositor of the result's layers is not involved). Each person has its colour
+(``palette``, from its ``Document.number``); predictions are fainter, the selected person
+stronger. The texture always matches the document's image: a change arriving for another
+image than the one drawn (listeners run in any order) redraws everything first.
+
+The texture's QImage views the numpy buffer ``pixels`` (so a box is recomposed in
+place); the two are only ever replaced together and the QImage keeps a reference to the
+buffer, so Qt never reads freed memory.
 """
 
 from __future__ import annotations
@@ -41,8 +47,9 @@ class MaskTexture(pg.GraphicsObject):
         """A cleared buffer of the image's size."""
         self.prepareGeometryChange()
         h, w = image_hw
-        self.pixels = np.zeros((h, w, 4), np.uint8)
-        self._image = QtGui.QImage(self.pixels.data, w, h, 4 * w, QtGui.QImage.Format.Format_ARGB32_Premultiplied)
+        pixels = np.zeros((h, w, 4), np.uint8)
+        self._image = QtGui.QImage(pixels, w, h, 4 * w, QtGui.QImage.Format.Format_ARGB32_Premultiplied)
+        self.pixels = pixels
         self.update()
 
     def touch(self, box: Box) -> None:
@@ -68,6 +75,7 @@ class MaskOverlay(QtCore.QObject):
         self.texture = MaskTexture()
         self._preview: tuple[int, np.ndarray] | None = None
         self._styles: dict[int, tuple] = {}
+        self._drawn: tuple[int | None, tuple[int, int]] = (None, (0, 0))   # the image in the texture
         doc.image_changed.connect(self.redraw)
         doc.person_added.connect(self.redraw)
         doc.person_removed.connect(self.redraw)
@@ -86,6 +94,7 @@ class MaskOverlay(QtCore.QObject):
     def redraw(self) -> None:
         """Recompose everything (image or people changed)."""
         self.texture.resize(self.doc.image_hw)
+        self._drawn = (self.doc.image_id, self.doc.image_hw)
         self._styles = {i: self._style(i) for i in self.doc.people}
         boxes = [self.doc.mask_box(i) for i in self.doc.people]
         whole = None
@@ -96,8 +105,11 @@ class MaskOverlay(QtCore.QObject):
 
     def compose(self, box: Box) -> None:
         """Recompose and repaint the texture inside ``box``."""
+        if self._drawn != (self.doc.image_id, self.doc.image_hw):
+            self.redraw()   # the texture still shows the previous image
+            return
         region = np.zeros((box[3] - box[1], box[2] - box[0], 4), np.uint8)
-        for _, person_id in drawing_order(self.doc, self.selection):
+        for person_id in drawing_order(self.doc, self.selection):
             mask, person_box = self._mask(person_id)
             inside = intersect(box, person_box) if person_box is not None else None
             if inside is None:
@@ -114,18 +126,21 @@ class MaskOverlay(QtCore.QObject):
         return self.doc.mask(person_id), self.doc.mask_box(person_id)
 
     def _style(self, person_id: int) -> tuple[int, int]:
-        """(place on the image, alpha)."""
-        place = list(self.doc.people).index(person_id)
+        """(the person's number, alpha)."""
+        number = self.doc.number(person_id)
         if person_id == self.selection.person:
-            return place, SELECTED_ALPHA
-        return place, PREDICTED_ALPHA if self.doc.people[person_id].provenance == "predicted" else ALPHA
+            return number, SELECTED_ALPHA
+        return number, PREDICTED_ALPHA if self.doc.people[person_id].provenance == "predicted" else ALPHA
 
     def _bgra(self, person_id: int) -> np.ndarray:
-        place, alpha = self._styles.get(person_id) or self._style(person_id)
-        rgb = np.array(person_color(place), np.float64) * alpha / 255.0
+        number, alpha = self._styles.get(person_id) or self._style(person_id)
+        rgb = np.array(person_color(number), np.float64) * alpha / 255.0
         return np.array([*np.rint(rgb[::-1]), alpha], np.uint8)
 
     def _restyle(self, person_id: int) -> None:
+        if self._drawn != (self.doc.image_id, self.doc.image_hw):
+            self.redraw()
+            return
         style = self._style(person_id)
         if style != self._styles.get(person_id):
             self._styles[person_id] = style

@@ -1,4 +1,5 @@
-"""Instance masks of the decoded people, one translucent colour per person (when decoded)."""
+"""Instance masks of the decoded people the people layer draws by default (``confident``),
+each in its person's colour, better people on top (when decoded)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from ...core.result import InferenceResult
 from ..probing import pixel_index
 from .base import Layer, ProbeRows, image_pixel_transform
 from .image_item import FastImageItem
-from .palette import person_colors
+from .palette import person_color
+from .people import confident
 
 MASK_ALPHA = 120
 
@@ -43,14 +45,20 @@ class MasksLayer(RgbaOverlayLayer):
 
     def rgba(self, result: InferenceResult) -> np.ndarray:
         rgba = np.zeros((*result.image_hw, 4), np.uint8)
-        for color, person in zip(person_colors(len(result.people)), result.people):
-            if person.mask is not None:
-                rgba[person.mask] = (*color, MASK_ALPHA)
+        for j in shown_masks(result)[::-1]:
+            rgba[result.people[j].mask] = (*person_color(j), MASK_ALPHA)
         return rgba
 
     def probe(self, xy: np.ndarray) -> ProbeRows:
         pixel = pixel_index(self.result.image_hw, xy)
         if pixel is None:
             return []
-        owners = [f"#{j}" for j, p in enumerate(self.result.people) if p.mask is not None and p.mask[pixel]]
+        owners = [f"#{j}" for j in shown_masks(self.result) if self.result.people[j].mask[pixel]]
         return [("mask", ", ".join(owners) or "none")]
+
+
+def shown_masks(result: InferenceResult) -> list[int]:
+    """Indices of the confident people with a mask, best first."""
+    keep = confident(np.array([p.score for p in result.people]))
+    ranked = sorted(np.flatnonzero(keep).tolist(), key=lambda j: -result.people[j].score)
+    return [j for j in ranked if result.people[j].mask is not None]

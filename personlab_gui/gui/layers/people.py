@@ -81,7 +81,7 @@ class PeopleLayer(Layer):
             if weights[j] == 1.0:   # faded people get no label: the inspector lists them
                 top = keypoints[np.argmin(keypoints[:, 1]), :2]
                 text = f"#{j} {result.people[j].score:.2f}"
-                labels.append(Label(tuple(top), text, QtGui.QColor(*color, 190)))
+                labels.append(Label(tuple(top), text, QtGui.QColor(*color, 190), j))
         self.skeletons.set_data(groups, labels)
         self._draw_keypoints(result, drawn, weights)
 

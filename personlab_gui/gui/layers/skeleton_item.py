@@ -27,11 +27,13 @@ class SegmentGroup:
 
 @dataclass
 class Label:
-    """Text centred above ``pos`` (item coordinates) on a coloured box."""
+    """Text centred above ``pos`` (item coordinates) on a coloured box, naming ``owner``
+    (the person a click on it selects)."""
 
     pos: tuple[float, float]
     text: str
     fill: QtGui.QColor
+    owner: int = -1
 
 
 class SkeletonItem(pg.GraphicsObject):
@@ -78,17 +80,30 @@ class SkeletonItem(pg.GraphicsObject):
         if self._labels:
             self._paint_labels(painter)
 
+    def label_at(self, xy: np.ndarray) -> int | None:
+        """The owner of the topmost label drawn over item point ``xy``, if any."""
+        to_device = self.deviceTransform_()
+        if to_device is None:
+            return None
+        point = to_device.map(QtCore.QPointF(float(xy[0]), float(xy[1])))
+        hits = [label.owner for label in self._labels if self._label_box(label, to_device).contains(point)]
+        return hits[-1] if hits else None
+
+    def _label_box(self, label: Label, to_device: QtGui.QTransform) -> QtCore.QRectF:
+        """Where ``label`` is drawn, in device pixels."""
+        anchor = to_device.map(QtCore.QPointF(*label.pos))
+        box = QtCore.QRectF(QtGui.QFontMetrics(self._font).boundingRect(label.text))
+        box.adjust(-LABEL_PAD, -LABEL_PAD, LABEL_PAD, LABEL_PAD)
+        box.moveCenter(QtCore.QPointF(anchor.x(), anchor.y() - box.height()))
+        return box
+
     def _paint_labels(self, painter: QtGui.QPainter) -> None:
         to_device = painter.transform()
         painter.resetTransform()
         painter.setFont(self._font)
-        metrics = QtGui.QFontMetrics(self._font)
         painter.setPen(QtGui.QColor(255, 255, 255))
         for label in self._labels:
-            anchor = to_device.map(QtCore.QPointF(*label.pos))
-            box = QtCore.QRectF(metrics.boundingRect(label.text))
-            box.adjust(-LABEL_PAD, -LABEL_PAD, LABEL_PAD, LABEL_PAD)
-            box.moveCenter(QtCore.QPointF(anchor.x(), anchor.y() - box.height()))
+            box = self._label_box(label, to_device)
             painter.fillRect(box, label.fill)
             painter.drawText(box, QtCore.Qt.AlignmentFlag.AlignCenter, label.text)
         painter.setTransform(to_device)

@@ -31,6 +31,9 @@ class AddPersonTool(Tool):
         self.person, self.next = None, 0
         super().activate()
 
+    def reset(self) -> None:
+        self.person, self.next = None, 0
+
     def click(self, xy: np.ndarray, double: bool) -> bool:
         doc = self.ctx.doc
         if doc.image_id is None:
@@ -56,7 +59,7 @@ class AddPersonTool(Tool):
 
     def finish(self) -> None:
         if self.person is not None:
-            self.ctx.message(f"Person #{self.ctx.doc.resolve(self.person)} added; click to add another.")
+            self.ctx.message(f"Person #{self.ctx.doc.number(self.person)} added; click to add another.")
         self.person, self.next = None, 0
 
     def _start(self, xy: np.ndarray) -> None:

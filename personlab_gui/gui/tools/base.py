@@ -42,6 +42,7 @@ class ToolContext:
     pixel_size: Callable[[], float]                   # image pixels per screen pixel
     message: Callable[[str], None]                    # a line in the status bar
     context_menu: Callable[[], QtWidgets.QMenu | None]   # actions on the selection
+    label_at: Callable[[np.ndarray], int | None]      # the person whose canvas label is at a pixel
 
     @property
     def pick_radius(self) -> float:
@@ -77,7 +78,11 @@ class Tool:
         self.ctx.message(self.prompt())
 
     def deactivate(self) -> None:
-        """Drop any unfinished work (the tool is switched away)."""
+        """The tool is switched away: drop any unfinished work."""
+        self.reset()
+
+    def reset(self) -> None:
+        """Drop unfinished work (also when the image changes: it belongs to the last one)."""
 
     def click(self, xy: np.ndarray, double: bool) -> bool:
         """A left click; returns whether the tool used it."""

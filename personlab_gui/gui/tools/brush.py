@@ -41,6 +41,12 @@ class StrokeTool(Tool):
 
     def deactivate(self) -> None:
         self.ring.setVisible(False)
+        self.reset()
+
+    def reset(self) -> None:
+        if self._work is not None:
+            self._person = self._work = self._box = None
+            self.ctx.overlay.end_preview()
 
     def hover(self, xy: np.ndarray | None) -> None:
         self.ring.setVisible(xy is not None)

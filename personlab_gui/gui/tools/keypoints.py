@@ -30,7 +30,8 @@ class KeypointTool(Tool):
     def prompt(self) -> str:
         if self.placing is None:
             return self.hint
-        return f"Click to place the {KEYPOINT_NAMES[self.placing]} of person #{self.ctx.selection.person}."
+        person = self.ctx.selection.person
+        return f"Click to place the {KEYPOINT_NAMES[self.placing]} of person #{self.ctx.doc.number(person)}."
 
     def arm(self, keypoint: int) -> None:
         """Make the next click place ``keypoint`` on the selected person."""
@@ -38,8 +39,8 @@ class KeypointTool(Tool):
             self.placing = keypoint
             self.ctx.message(self.prompt())
 
-    def deactivate(self) -> None:
-        self.placing = None
+    def reset(self) -> None:
+        self.placing, self._drag = None, None
 
     def click(self, xy: np.ndarray, double: bool) -> bool:
         if self.placing is not None and self.ctx.selection.person is not None:
@@ -69,6 +70,10 @@ class KeypointTool(Tool):
 
     def _select(self, xy: np.ndarray) -> bool:
         doc, selection = self.ctx.doc, self.ctx.selection
+        labelled = self.ctx.label_at(xy)
+        if labelled is not None:
+            selection.select(labelled)
+            return True
         hit = pick_keypoint(doc, xy, self.ctx.pick_radius, selection.person)
         if hit is not None:
             selection.select(*hit)

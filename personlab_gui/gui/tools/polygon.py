@@ -28,7 +28,7 @@ class PolygonTool(Tool):
         self.outline.setPen(pg.mkPen(255, 255, 255, width=1.5, style=pg.QtCore.Qt.PenStyle.DashLine))
         ctx.add_preview(self.outline)
 
-    def deactivate(self) -> None:
+    def reset(self) -> None:
         self.corners = []
         self._draw(None)
 
@@ -52,7 +52,7 @@ class PolygonTool(Tool):
 
     def finish(self) -> None:
         corners = np.array(self.corners)
-        self.deactivate()
+        self.reset()
         person = self.ctx.selected_person()
         if person is None or len(corners) < 3:
             return
