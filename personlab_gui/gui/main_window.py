@@ -39,8 +39,12 @@ IMAGE_FILTER = "Images ({})".format(" ".join(f"*{s}" for s in sorted(IMAGE_SUFFI
 DOCK_LAYOUT_VERSION = 2
 #: Docks whose forms scroll when the window is too low for them (the others hold lists and tables).
 SCROLLED_DOCKS = ("Settings", "Editing")
-#: The window's first size, within a 1366 x 768 screen (a saved geometry replaces it).
+#: The window's first size, within a 1366 x 768 screen (a saved geometry replaces it),
+#: and its docks' first sizes (a saved layout replaces them; Qt scales them to the window).
 FIRST_SIZE = (1360, 700)
+FIRST_DOCK_SIZES = ((("Images", "Layers"), (270, 360), QtCore.Qt.Orientation.Horizontal),
+                    (("Images", "Settings", "Decoding trace"), (170, 330, 180), QtCore.Qt.Orientation.Vertical),
+                    (("Layers", "Inspector"), (400, 280), QtCore.Qt.Orientation.Vertical))
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -296,8 +300,8 @@ class MainWindow(QtWidgets.QMainWindow):
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(*FIRST_SIZE)
         if state is None or not self.restoreState(state, DOCK_LAYOUT_VERSION):
-            docks = [self.docks["Images"], self.docks["Layers"]]
-            self.resizeDocks(docks, [260, 380], QtCore.Qt.Orientation.Horizontal)
+            for names, sizes, orientation in FIRST_DOCK_SIZES:
+                self.resizeDocks([self.docks[n] for n in names], list(sizes), orientation)
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         self.prefs.set_window(self.saveGeometry(), self.saveState(DOCK_LAYOUT_VERSION))
