@@ -73,6 +73,8 @@ def test_judge_gives_each_candidate_its_reason():
     assert pl.select_labels(people, HW, threshold=0.0) == [0, 1, 3]
     no_masks = [Person(p.keypoints, p.score) for p in people]   # a model without masks
     assert pl.select_labels(no_masks, HW, threshold=0.1) == [1, 3, 5]
+    user = pl.labelled_keypoints(_pose(52, 6), HW)              # a person labelled on the image already
+    assert pl.judge(people, HW, 0.1, existing=[(user, 20 * 200)])[1:4] == [pl.DUPLICATE, pl.DUPLICATE, pl.LABEL]
 
 
 def _infer(args: list[str], out: Path) -> dict | list:

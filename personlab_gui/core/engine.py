@@ -176,7 +176,7 @@ def decode_fields(maps: FieldMaps, settings: InferenceSettings, output_stride: i
         heatmaps=f["heatmap"], short=f["short"], mid=f["mid"], output_stride=output_stride,
         hough=hough, candidates=_split_candidates(cands, f["heatmap"].shape[0]), people=people,
         trace_arrays=trace, trained_heads=maps.trained_heads, decoder=settings.decoder,
-        forward_ms=maps.forward_ms, device=device_name)
+        forward_ms=maps.forward_ms, device=device_name, label_threshold=settings.label_threshold)
     if {"segmentation", "long"} <= set(maps.trained_heads):
         from .segment import add_masks
         add_masks(result, f["segmentation"], f["long"], assignment=settings.mask_assignment)

@@ -16,6 +16,9 @@ Schema (its version is ``PRAGMA user_version``; ``MIGRATIONS[i]`` takes version 
   ``model`` and ``settings`` (JSON) that produced the person.
 * ``coco_sources`` (version 2): the COCO annotation id each imported person came from,
   so importing the same annotations into the same images again is noticed.
+* ``prediction_runs`` (version 3): one row per image that holds the model's people: the
+  ``model`` and ``settings`` (canonical JSON) of its predictions, or NULL once imported
+  people replaced them (``replace_predictions``, ``close_predictions``).
 
 Durability: WAL journal with ``synchronous=FULL``. Every edit is its own transaction,
 committed before the method returns, so killing the process loses no finished edit;
@@ -92,8 +95,16 @@ CREATE TABLE coco_sources (
 );
 """
 
+_V3 = """
+CREATE TABLE prediction_runs (
+    image_id INTEGER PRIMARY KEY REFERENCES images (id) ON DELETE CASCADE,
+    model TEXT,
+    settings TEXT
+);
+"""
+
 #: SQL scripts; script i migrates schema version i to i + 1 (version 0: an empty file).
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _IMAGE_COLUMNS = "id, path, width, height, size, mtime_ns, sha1, review, position"
@@ -477,16 +488,42 @@ class Project:
             if self._conn.execute("DELETE FROM people WHERE id = ?", (person_id,)).rowcount == 0:
                 raise KeyError(f"no person {person_id}")
 
+    def wants_predictions(self, image_id: int, model: str, settings: dict) -> bool:
+        """Whether ``replace_predictions`` would store this model's people on the image:
+        it is unreviewed, takes predictions, and holds none of ``model`` with ``settings``."""
+        row = self._conn.execute("SELECT i.review, r.image_id, r.model, r.settings FROM images i "
+                                 "LEFT JOIN prediction_runs r ON r.image_id = i.id WHERE i.id = ?",
+                                 (image_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no image {image_id}")
+        review, run, run_model, run_settings = row
+        closed = run is not None and run_model is None
+        return review == "unreviewed" and not closed and (run_model, run_settings) != (model, _canonical(settings))
+
     def replace_predictions(self, image_id: int, people: Iterable[PersonRecord],
-                            model: str | None, settings: dict | None) -> list[int]:
-        """Swap an image's ``predicted`` people for ``people`` (stored as predicted by
-        ``model`` with ``settings``); accepted, edited and manual people stay. Returns new ids."""
+                            model: str, settings: dict) -> list[int] | None:
+        """Store ``people`` as the image's predictions by ``model`` with ``settings``, in one
+        transaction: its ``predicted`` people go, accepted, edited and manual people stay.
+        Idempotent: None, and nothing changes, unless ``wants_predictions`` (one run per
+        image: a second call with the same model and settings never doubles them).
+        Returns the new ids."""
         with self.transaction():
-            self.image(image_id)
+            if not self.wants_predictions(image_id, model, settings):
+                return None
             self._conn.execute("DELETE FROM people WHERE image_id = ? AND provenance = 'predicted'", (image_id,))
+            self._conn.execute("INSERT OR REPLACE INTO prediction_runs VALUES (?, ?, ?)",
+                               (image_id, model, _canonical(settings)))
             return [self._insert_person(image_id, dataclasses.replace(
                         person, provenance="predicted", model=model, settings=settings))
                     for person in people]
+
+    def close_predictions(self, image_id: int) -> None:
+        """Remove the image's ``predicted`` people and store no model's people on it any more
+        (imported people replace them)."""
+        with self.transaction():
+            self.image(image_id)
+            self._conn.execute("DELETE FROM people WHERE image_id = ? AND provenance = 'predicted'", (image_id,))
+            self._conn.execute("INSERT OR REPLACE INTO prediction_runs VALUES (?, NULL, NULL)", (image_id,))
 
     def lowest_score_person(self, unreviewed_only: bool = True) -> tuple[int, int] | None:
         """(image id, person id) of the lowest-scored person still ``predicted`` (accepting
@@ -606,6 +643,11 @@ def _image_root(path: Path, meta: dict[str, str]) -> Path:
     if not root.is_dir() and fallback and Path(fallback).is_dir():
         return Path(fallback)
     return root
+
+
+def _canonical(settings: dict) -> str:
+    """Settings as the one JSON text that ``prediction_runs`` compares."""
+    return json.dumps(settings, sort_keys=True, separators=(",", ":"))
 
 
 def _person_values(person: PersonRecord) -> tuple:

@@ -9,7 +9,9 @@ annotation ids, ``DuplicateImportError`` unless ``add_duplicates``). Then it add
 images and people in ONE transaction. Annotations of other categories are skipped.
 People carrying a "score" (``personlab-gui infer --format dataset`` output) become
 ``predicted``, the others ``manual``; people without keypoints keep 17 v = 0 keypoints
-and their mask. Images already in the project are reused and their people kept.
+and their mask. Images already in the project are reused and their people kept, but
+their predictions are replaced: the model's people are not stored where people were
+imported (``Project.close_predictions``).
 
 Export (``project_to_coco`` + ``export_coco``) writes ids >= 1 (the project's own ids),
 float coordinates, v = 0 keypoints as 0, 0, 0, recomputed ``num_keypoints``, polygons for
@@ -93,6 +95,8 @@ def import_coco(project: Project, coco_path: str | os.PathLike, images_dir: str 
     with project.transaction():
         ids = project.add_images(paths, sizes)
         project_ids = {image["id"]: image_id for image, image_id in zip(data["images"], ids)}
+        for image_id in {project_ids[ann["image_id"]] for ann, _ in people}:
+            project.close_predictions(image_id)   # imported people replace the model's
         for ann, person in people:
             person_id = project.add_person(project_ids[ann["image_id"]], person)
             project.record_coco_source(person_id, ann["id"])

@@ -6,7 +6,8 @@ dataset`` and the predictions the app stores — keep a person only if it is
 * complete: at least one keypoint labelled by ``labelled_keypoints`` (score >=
   ``MIN_KEYPOINT_SCORE`` and on the image -> v = 2; the others v = 0) and, when the model
   gives masks, a non-empty mask;
-* not a near-duplicate: its OKS with every higher-scored label stays below
+* not a near-duplicate: its OKS with every higher-scored label (and every person
+  already labelled on the image, e.g. by the user) stays below
   ``DUPLICATE_OKS`` (``pose_oks``: over its own labelled keypoints, the label's area as
   scale, so a fragment of a label is its duplicate and a neighbour sharing one keypoint is not);
 * scoring at least the label threshold (``DEFAULT_LABEL_THRESHOLD`` unless the user sets one).
@@ -90,11 +91,12 @@ def _area(person: PersonLike, labelled: np.ndarray) -> float:
 
 
 def judge(people: Sequence[PersonLike], image_hw: tuple[int, int], threshold: float = DEFAULT_LABEL_THRESHOLD,
-          duplicate_oks: float = DUPLICATE_OKS) -> list[str]:
+          duplicate_oks: float = DUPLICATE_OKS, existing: Sequence[tuple[np.ndarray, float]] = ()) -> list[str]:
     """Per person of an (H, W) image (input order): ``LABEL``, or why it is only a
-    candidate (incomplete, a duplicate of a higher-scored label, or below ``threshold``)."""
+    candidate (incomplete, a duplicate of a higher-scored label or of an ``existing``
+    (labelled pose (K, 3), area) one, or below ``threshold``)."""
     verdicts = [LABEL] * len(people)
-    labels: list[tuple[np.ndarray, float]] = []     # (labelled keypoints, area) of the labels so far
+    labels = list(existing)                         # (labelled keypoints, area) of the labels so far
     for i in sorted(range(len(people)), key=lambda j: -people[j].score):
         person = people[i]
         labelled = labelled_keypoints(person.keypoints, image_hw)
@@ -111,7 +113,9 @@ def judge(people: Sequence[PersonLike], image_hw: tuple[int, int], threshold: fl
     return verdicts
 
 
-def select_labels(people: Sequence[PersonLike], image_hw: tuple[int, int],
-                  threshold: float = DEFAULT_LABEL_THRESHOLD) -> list[int]:
-    """Indices of the people of an (H, W) image that become labels, in input order."""
-    return [i for i, verdict in enumerate(judge(people, image_hw, threshold)) if verdict == LABEL]
+def select_labels(people: Sequence[PersonLike], image_hw: tuple[int, int], threshold: float = DEFAULT_LABEL_THRESHOLD,
+                  existing: Sequence[tuple[np.ndarray, float]] = ()) -> list[int]:
+    """Indices of the people of an (H, W) image that become labels, in input order
+    (``existing``: labels already on the image, see ``judge``)."""
+    verdicts = judge(people, image_hw, threshold, existing=existing)
+    return [i for i, verdict in enumerate(verdicts) if verdict == LABEL]

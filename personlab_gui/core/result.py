@@ -16,6 +16,7 @@ import numpy as np
 
 from .fields import upsample
 from .preprocess import InputTransform
+from .pseudo_labels import DEFAULT_LABEL_THRESHOLD, judge
 from .refine import refine_mid
 from .trace import TraceEvent, trace_events
 
@@ -54,6 +55,12 @@ class InferenceResult:
     decode_ms: float = 0.0
     device: str = "cpu"
     output_stride: int = 16
+    label_threshold: float = DEFAULT_LABEL_THRESHOLD   # the settings' instance score a label needs
+
+    @cached_property
+    def label_verdicts(self) -> list[str]:
+        """Per person: ``pseudo_labels.LABEL``, or why it is only a candidate (on first use)."""
+        return judge(self.people, self.image_hw, self.label_threshold)
 
     @cached_property
     def mid_raw(self) -> np.ndarray:

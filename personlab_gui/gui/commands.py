@@ -159,33 +159,6 @@ class DeletePerson(DocumentCommand):
         self.doc.add_person(self.person, original=self.person_id)
 
 
-class ReplacePredictions(DocumentCommand):
-    """The model's people stored as the image's predictions (earlier ones replaced)."""
-
-    def __init__(self, doc: Document, people: list[PersonRecord], model: str, settings: dict) -> None:
-        super().__init__(doc, f"Store {len(people)} predictions of {model}")
-        self.people, self.model, self.settings = people, model, settings
-        self.removed: dict[int, PersonRecord] | None = None
-        self.added: dict[int, PersonRecord] = {}
-
-    def apply(self) -> None:
-        if self.removed is None:
-            self.removed, new_ids = self.doc.replace_predictions(self.people, self.model, self.settings)
-            self.added = {i: self.doc.person(i) for i in new_ids}
-        else:
-            self._swap(self.removed, self.added)
-
-    def revert(self) -> None:
-        self._swap(self.added, self.removed)
-
-    def _swap(self, out: dict[int, PersonRecord], back: dict[int, PersonRecord]) -> None:
-        with self.doc.transaction():
-            for person_id in out:
-                self.doc.remove_person(person_id)
-            for person_id, person in back.items():
-                self.doc.add_person(person, original=person_id)
-
-
 class SetReview(DocumentCommand):
     """The current image marked reviewed or unreviewed."""
 

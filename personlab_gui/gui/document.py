@@ -188,12 +188,14 @@ class Document(QtCore.QObject):
         self.person_changed.emit(person_id)
         self.mask_changed.emit(person_id, box)
 
-    def replace_predictions(self, people: list[PersonRecord], model: str | None,
-                            settings: dict | None) -> tuple[dict[int, PersonRecord], list[int]]:
-        """Swap the image's predicted people for ``people``; returns the removed people by
-        id and the new ids."""
-        removed = {i: p for i, p in self.people.items() if p.provenance == "predicted"}
+    def replace_predictions(self, people: list[PersonRecord], model: str, settings: dict) -> list[int] | None:
+        """Store the model's people as the image's predictions (not an edit: no undo step);
+        None when the image holds them already or takes none (``Project.replace_predictions``).
+        Returns the ids of the predictions they replaced."""
         new_ids = self.project.replace_predictions(self.image_id, people, model, settings)
+        if new_ids is None:
+            return None
+        removed = [i for i, p in self.people.items() if p.provenance == "predicted"]
         for person_id in removed:
             del self.people[person_id]
             self._masks.pop(person_id, None)
@@ -202,7 +204,7 @@ class Document(QtCore.QObject):
         for person_id in new_ids:
             self.people[person_id] = self.project.person(person_id)
             self.person_added.emit(person_id)
-        return removed, new_ids
+        return removed
 
     def _write(self, person_id: int, fields: dict[str, object]) -> int:
         """Store new field values (the box following the geometry); returns the current id."""

@@ -18,13 +18,12 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from ..core.project import Project
 from ..core.result import InferenceResult
 from .actions import make_action
-from .commands import ReplacePredictions
 from .document import Document
 from .edit_actions import EditActions
 from .layers.annotations import AnnotationView
 from .layers.mask_overlay import MaskOverlay
 from .panels.editing_panel import EditingPanel
-from .predictions import needs_predictions, prediction_records, settings_record
+from .predictions import prediction_records, settings_record
 from .project_files import ProjectFiles
 from .review import ReviewMarks, ReviewQueue
 from .selection import Selection
@@ -209,15 +208,19 @@ class Editor(QtCore.QObject):
         return result if on_image and result is not None and result.image_hw == self.doc.image_hw else None
 
     def _store_predictions(self, _result: InferenceResult | None) -> None:
+        """Store the model's labels as the image's predictions, once per model and settings.
+        Not an edit, so no undo step; a redo that would edit replaced predictions is dropped."""
         result, engine = self.result(), self.window.service.engine
         if result is None or engine is None:
             return
-        settings = settings_record(self.window.service.settings)
-        if not needs_predictions(self.doc.people, self.doc.reviewed(), engine.model_name, settings):
+        record = settings_record(self.window.service.settings)
+        if not self.doc.project.wants_predictions(self.doc.image_id, engine.model_name, record):
             return
-        people = prediction_records(result)
-        if people or any(p.provenance == "predicted" for p in self.doc.people.values()):
-            self.stack.push(ReplacePredictions(self.doc, people, engine.model_name, settings))
+        user = [p for p in self.doc.people.values() if p.provenance != "predicted"]
+        people = prediction_records(result, user)
+        replaced = self.doc.replace_predictions(people, engine.model_name, record)
+        if replaced and self.stack.canRedo():
+            self.stack.clear()
 
     # -- tools and selection -------------------------------------------------------------
     def set_tool(self, key: str) -> None:

@@ -1,0 +1,129 @@
+"""The model's people stored as predictions: once per image, model and settings (never
+doubled, also after undo/redo and reopening), no undo step, user people kept, replaced by
+an imported COCO file."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+from PySide6 import QtCore
+
+from personlab_gui.core.project import Project
+from personlab_gui.gui.predictions import settings_record
+
+from .conftest import RESULT_TIMEOUT_MS
+from .test_editing import image_folder, key, open_project, trigger
+
+CTRL = QtCore.Qt.KeyboardModifier.ControlModifier
+
+
+def wait_for_predictions(qtbot, editor, image_id: int) -> dict:
+    """The document's people once the model's predictions for ``image_id`` are stored."""
+    qtbot.waitUntil(lambda: editor.doc.image_id == image_id
+                    and any(p.provenance == "predicted" for p in editor.doc.people.values()),
+                    timeout=RESULT_TIMEOUT_MS)
+    return dict(editor.doc.people)
+
+
+def rows(project: Project, image_id: int) -> list[tuple]:
+    """What the file holds for an image's people: id, provenance, keypoints."""
+    return [(i, p.provenance, p.keypoints.tobytes()) for i, p in project.people(image_id).items()]
+
+
+def test_predictions_are_stored_once_and_are_no_undo_step(qtbot, window, tmp_path):
+    editor = open_project(qtbot, window, tmp_path, image_folder(tmp_path, 2), run_model=True)
+    doc, project = editor.doc, editor.doc.project
+    first, second = project.image_ids()
+    wait_for_predictions(qtbot, editor, first)
+    stored = rows(project, first)
+    assert editor.stack.count() == 0                                   # a first visit adds no history
+    key(window, QtCore.Qt.Key.Key_Z, CTRL)                             # Ctrl+Z on a fresh image
+    assert doc.image_id == first and rows(project, first) == stored
+
+    trigger(window, "next")
+    wait_for_predictions(qtbot, editor, second)
+    key(window, QtCore.Qt.Key.Key_Z, CTRL)
+    assert doc.image_id == second and editor.stack.count() == 0        # undo never jumps because of it
+    trigger(window, "previous")
+    qtbot.waitUntil(lambda: window.session.result is not None and doc.image_id == first, timeout=RESULT_TIMEOUT_MS)
+    editor._store_predictions(window.session.result)                  # the same result again: no change
+    assert rows(project, first) == stored
+
+    model, settings = window.service.engine.model_name, settings_record(window.service.settings)
+    assert doc.replace_predictions([], model, settings) is None       # the store itself refuses a second run
+    path = project.path
+    doc.close_project()
+    with Project.open(path) as reopened:
+        assert rows(reopened, first) == stored
+        assert not reopened.wants_predictions(first, model, settings)
+        assert reopened.replace_predictions(first, [], model, settings) is None
+        assert rows(reopened, first) == stored
+
+
+def test_undo_redo_and_user_edits_survive_new_predictions(qtbot, window, tmp_path):
+    editor = open_project(qtbot, window, tmp_path, image_folder(tmp_path, 1), run_model=True)
+    doc, project, stack = editor.doc, editor.doc.project, editor.stack
+    (image,) = project.image_ids()
+    people = wait_for_predictions(qtbot, editor, image)
+    person = next(iter(people))
+    editor.selection.select(person)
+    key(window, QtCore.Qt.Key.Key_A)                                   # accept it
+    for _ in range(2):
+        stack.undo()
+        stack.redo()
+    assert project.person(person).provenance == "accepted" and len(project.people(image)) == len(people)
+
+    lower = dataclasses.replace(window.service.settings, label_threshold=0.0)
+    window.service.set_settings(lower)                                 # new settings: new predictions
+    model = window.service.engine.model_name
+    qtbot.waitUntil(lambda: not project.wants_predictions(image, model, settings_record(lower)),
+                    timeout=RESULT_TIMEOUT_MS)
+    now = project.people(image)
+    assert now[person].provenance == "accepted"                       # the user's person stays
+    assert all(i not in now for i in people if i != person)           # the old predictions went
+    accepted = now[person].keypoints
+    for other in now.values():                                        # and nothing duplicates it
+        if other.provenance == "predicted":
+            assert not np.allclose(other.keypoints[:, :2], accepted[:, :2], atol=2.0)
+    stack.undo()                                                      # the acceptance, not the predictions
+    assert project.person(person).provenance == "predicted" and list(project.people(image)) == list(now)
+
+
+def test_redo_of_replaced_predictions_is_dropped(qtbot, window, tmp_path):
+    editor = open_project(qtbot, window, tmp_path, image_folder(tmp_path, 1), run_model=True)
+    doc, stack = editor.doc, editor.stack
+    (image,) = doc.project.image_ids()
+    person = next(iter(wait_for_predictions(qtbot, editor, image)))
+    editor.selection.select(person, 0)
+    trigger(window, "visibility_1")                                   # an edit...
+    stack.undo()                                                      # ...undone: its redo names a prediction
+    assert stack.canRedo()
+    window.service.set_settings(dataclasses.replace(window.service.settings, label_threshold=0.01))
+    qtbot.waitUntil(lambda: person not in doc.people, timeout=RESULT_TIMEOUT_MS)
+    assert not stack.canRedo() and stack.count() == 0                 # no redo of a person that is gone
+
+
+def test_imported_ground_truth_replaces_predictions(qtbot, window, tmp_path):
+    folder = image_folder(tmp_path, 1)
+    editor = open_project(qtbot, window, tmp_path, folder, run_model=True)
+    doc, project = editor.doc, editor.doc.project
+    (image,) = project.image_ids()
+    wait_for_predictions(qtbot, editor, image)
+    record = project.image(image)
+    keypoints = np.zeros((17, 3))
+    keypoints[0] = (100, 80, 2)
+    coco = {"images": [{"id": 7, "file_name": record.path, "width": record.width, "height": record.height}],
+            "annotations": [{"id": 1, "image_id": 7, "category_id": 1, "keypoints": keypoints.ravel().tolist(),
+                             "num_keypoints": 1, "bbox": [90, 70, 20, 20], "area": 400, "iscrowd": 0}],
+            "categories": [{"id": 1, "name": "person"}]}
+    path = tmp_path / "gt.json"
+    path.write_text(json.dumps(coco))
+    assert editor.files.import_coco(str(path), str(folder))
+    assert [p.provenance for p in doc.people.values()] == ["manual"]
+    assert [p.provenance for p in project.people(image).values()] == ["manual"]
+    model, settings = window.service.engine.model_name, settings_record(window.service.settings)
+    assert not project.wants_predictions(image, model, settings)     # the model's people stay out
+    editor._store_predictions(window.session.result)
+    assert [p.provenance for p in project.people(image).values()] == ["manual"]
