@@ -4,7 +4,8 @@ cuts short the saving of what finished.
 After ``install_stop_handlers()``, the first SIGINT raises ``KeyboardInterrupt`` and the
 first SIGTERM ``Terminated`` (a ``KeyboardInterrupt``, so every place that stops cleanly on
 Ctrl-C does the same on SIGTERM); later signals (a second Ctrl-C 20 ms after the first)
-are ignored, as the process is already stopping and saving. Inside
+are ignored (SIG_IGN, so also during the interpreter's shutdown), as the process is
+already stopping and saving. Inside
 ``deferred_interrupts()`` (writing a result file) a first signal is held and raised when
 the block ends.
 """
@@ -37,6 +38,8 @@ def _on_signal(signum: int, frame) -> None:
     if _State.stopping:
         return
     _State.stopping = True
+    for other in _SIGNALS:  # ignored from now on, also while the interpreter shuts down
+        signal.signal(other, signal.SIG_IGN)
     if _State.deferring:
         _State.held = signum
         return

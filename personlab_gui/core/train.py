@@ -671,7 +671,11 @@ def _first_line(exc: BaseException) -> str:
 
 def _read_state(path: str | Path) -> dict[str, Any]:
     path = Path(path)
-    if not path.is_file():
+    try:
+        found = path.is_file()
+    except (OSError, ValueError) as exc:
+        raise TrainError(f"{path}: cannot read the resume state ({getattr(exc, 'strerror', None) or exc})") from None
+    if not found:
         raise TrainError(f"{path}: no such resume state")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)

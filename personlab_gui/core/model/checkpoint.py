@@ -89,13 +89,13 @@ def tensor_checksum(state: dict[str, torch.Tensor]) -> str:
 
 
 def _read(path: Path) -> dict:
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such file")
     try:
+        if not path.is_file():
+            raise CheckpointError(f"{path}: no such file")
         with path.open("rb") as f:
             magic = f.read(4)
-    except OSError as exc:
-        raise CheckpointError(f"{path}: cannot read ({exc.strerror})") from None
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
     if magic != _ZIP_MAGIC:
         raise CheckpointError(f"{path}: not a PyTorch checkpoint (no zip header)")
     try:

@@ -31,6 +31,14 @@ def zoo_names() -> list[str]:
     return sorted(p.stem for p in folder.glob(f"*{SUFFIX}")) if folder.is_dir() else []
 
 
+def _is_file(path: Path) -> bool:
+    """``Path.is_file``, False (not an exception) for names too long or with a NUL byte."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def _is_name(text: str) -> bool:
     return "/" not in text and os.sep not in text and not text.endswith(SUFFIX)
 
@@ -40,13 +48,13 @@ def resolve_model(name_or_path: PathLike = "default") -> Path:
     if isinstance(name_or_path, str) and _is_name(name_or_path):
         name = DEFAULT_MODEL if name_or_path == "default" else name_or_path
         candidate = zoo_dir() / f"{name}{SUFFIX}"
-        if candidate.is_file():
+        if _is_file(candidate):
             return candidate
-        if not Path(name).is_file():
+        if not _is_file(Path(name)):
             available = ", ".join(zoo_names()) or "none"
             raise CheckpointError(f"{name}: unknown model; available in {zoo_dir()}: {available}")
     path = Path(name_or_path).expanduser()
-    if not path.is_file():
+    if not _is_file(path):
         raise CheckpointError(f"{path}: no such checkpoint file")
     return path
 
