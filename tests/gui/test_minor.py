@@ -1,6 +1,6 @@
 """The smaller defects a new user met: failure marks that vanished from the image list, a
-trace list that did not highlight its step, arrows drawn outside the image, the last
-zoom carried over to the next image."""
+trace list that did not highlight its step, a status bar whose brush radius went stale,
+arrows and keypoints drawn outside the image, the last zoom carried over to the next image."""
 
 from __future__ import annotations
 
@@ -66,6 +66,24 @@ def test_the_trace_list_highlights_the_current_step(qtbot, window, people_image)
     assert window.session.trace_step == 3
 
 
+def test_the_status_bar_brush_radius_follows_the_field(qtbot, window):
+    editor = window.editor
+    trigger(window, "tool_brush")
+    radius = editor.panel.radius
+    assert f"Radius {radius.value()} px" in window.status.currentMessage()
+    radius.setValue(38)                                      # typed into the field
+    assert editor.brush.radius == 38 and "Radius 38 px" in window.status.currentMessage()
+    trigger(window, "brush_larger")
+    assert radius.value() == editor.brush.radius == 48
+    assert "Radius 48 px" in window.status.currentMessage()
+    trigger(window, "tool_eraser")
+    radius.setValue(20)
+    assert "Radius 20 px" in window.status.currentMessage()
+    trigger(window, "tool_keypoints")
+    radius.setValue(30)                                      # other tools keep their own line
+    assert "Radius" not in window.status.currentMessage()
+
+
 def test_clip_arrows_cuts_at_the_image_border():
     origins = np.array([[10.0, 10.0], [5.0, 5.0], [-3.0, 4.0], [29.0, 19.0]])
     tips = np.array([[50.0, 10.0], [5.0, -20.0], [10.0, 4.0], [20.0, 10.0]])
@@ -79,7 +97,7 @@ def _arrow_ends(layer) -> np.ndarray:
     return np.column_stack([layer.arrows.xData, layer.arrows.yData]).reshape(-1, 6, 2)[:, :2]
 
 
-def test_arrows_stay_on_the_image(qtbot, window, people_image):
+def test_arrows_and_keypoints_stay_on_the_image(qtbot, window, people_image):
     result = open_and_wait(qtbot, window, people_image)
     h, w = result.image_hw
     window.canvas.view.setRange(QtCore.QRectF(-w, -h, 3 * w, 3 * h), padding=0)   # the padding in view
@@ -94,6 +112,9 @@ def test_arrows_stay_on_the_image(qtbot, window, people_image):
         drawn += len(ends)
         assert np.all(inside_image(ends.reshape(-1, 2), (h, w))), key
     assert drawn > 0
+    points = window.layers["people"].keypoints_item.data
+    xy = np.column_stack([points["x"], points["y"]])
+    assert len(xy) and np.all(inside_image(xy, (h, w)))
 
 
 def _target(window) -> tuple[float, ...]:

@@ -2,8 +2,10 @@
 alpha and size, and the instance score as a label; the selected person is drawn bolder.
 
 Decoding keeps every seed, so many "people" are duplicates the instance score discounts
-to near zero. By default only people scoring at least ``CONFIDENT_FRACTION`` of the best
-are drawn ("all" draws the rest thin and faded); better people are drawn on top. Lines
+to near zero. By default only the people that become labels are drawn (``confident``: the
+pseudo-label policy of ``core.pseudo_labels``, as stored predictions and ``infer --format
+dataset`` get them); "all" also draws the other candidates thin and faded, "candidates"
+only those (the inspector names why each is not a label); better people on top. Lines
 stay opaque, faded by mixing with grey: translucent lines take the raster engine's slow path.
 """
 
@@ -13,9 +15,11 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtGui
 
+from ...core.pseudo_labels import LABEL
 from ...core.result import InferenceResult
 from ...core.skeleton import COCO_SKELETON, KEYPOINT_NAMES
 from .base import Layer, Option, ProbeRows
+from .extent import inside_image, on_image
 from .palette import person_color, person_colors
 from .skeleton_item import Label, SegmentGroup, SkeletonItem
 
@@ -23,18 +27,16 @@ from .skeleton_item import Label, SegmentGroup, SkeletonItem
 LINK_MIN_SCORE = 0.05
 #: Hover within this many image pixels of a keypoint reports it.
 PICK_RADIUS = 12.0
-#: "confident" people score at least this fraction of the best instance score.
-CONFIDENT_FRACTION = 0.1
 #: How strongly the other people (drawn only when the layer shows "all") fade to grey.
 FADED = 0.35
 FADE_TO = np.array([70, 70, 70])
 ALPHA_LEVELS = 5
-SHOW_CHOICES = ("confident", "all")
+SHOW_CHOICES = ("confident", "all", "candidates")
 
 
-def confident(scores: np.ndarray) -> np.ndarray:
-    """Which people score at least ``CONFIDENT_FRACTION`` of the best one."""
-    return scores >= CONFIDENT_FRACTION * np.max(scores, initial=0.0)
+def confident(result: InferenceResult) -> np.ndarray:
+    """Which people become labels (the others are candidates)."""
+    return np.array([verdict == LABEL for verdict in result.label_verdicts], bool)
 
 
 class PeopleLayer(Layer):
@@ -63,17 +65,18 @@ class PeopleLayer(Layer):
     def drawn_people(self, result: InferenceResult) -> list[int]:
         """Indices of the people drawn, worst first (so the best end on top)."""
         keep = np.ones(len(result.people), bool)
-        if self.option("show").value == "confident":
-            keep = confident(np.array([p.score for p in result.people]))
+        show = self.option("show").value
+        if show != "all":
+            keep = confident(result) == (show == "confident")
         keep[self.selected] |= 0 <= self.selected < len(keep)
         return [int(j) for j in np.nonzero(keep)[0][::-1]]
 
     def _draw(self, result: InferenceResult) -> None:
-        weights = np.where(confident(np.array([p.score for p in result.people])), 1.0, FADED)
+        weights = np.where(confident(result), 1.0, FADED)
         drawn = self.drawn_people(result)
         groups, labels = [], []
         for j in drawn:
-            keypoints, color = result.people[j].keypoints, person_color(j)
+            keypoints, color = on_image(result.people[j].keypoints, result.image_hw), person_color(j)
             faded = np.rint(FADE_TO + weights[j] * (np.array(color) - FADE_TO)).astype(int)
             width = 4.0 if j == self.selected else 2.0 if weights[j] == 1.0 else 1.0
             pen = pg.mkPen(*faded.tolist(), width=width)
@@ -91,6 +94,8 @@ class PeopleLayer(Layer):
             return
         points = np.concatenate([result.people[j].keypoints for j in drawn])
         owners = np.repeat(drawn, [len(result.people[j].keypoints) for j in drawn])
+        keep = inside_image(points[:, :2], result.image_hw)
+        points, owners = points[keep], owners[keep]
         score = np.clip(points[:, 2], 0.0, 1.0)
         # quantised alpha and size: the scatter item renders one sprite per distinct style
         alpha = np.round((0.2 + 0.8 * score) * weights[owners] * ALPHA_LEVELS) / ALPHA_LEVELS

@@ -35,11 +35,18 @@ class StrokeTool(Tool):
         self._work: np.ndarray | None = None
         self._box: Box | None = None
         self._last = np.zeros(2)
+        self._active = False
+        ctx.brush.changed.connect(self._radius_changed)
 
     def prompt(self) -> str:
         return f"{self.hint} Radius {self.ctx.brush.radius} px ([ and ] change it)."
 
+    def activate(self) -> None:
+        self._active = True
+        super().activate()
+
     def deactivate(self) -> None:
+        self._active = False
         self.ring.setVisible(False)
         self.reset()
 
@@ -47,6 +54,11 @@ class StrokeTool(Tool):
         if self._work is not None:
             self._person = self._work = self._box = None
             self.ctx.overlay.end_preview()
+
+    def _radius_changed(self, _radius: int) -> None:
+        """The status bar's radius follows the brush settings (the one source of it)."""
+        if self._active:
+            self.ctx.message(self.prompt())
 
     def hover(self, xy: np.ndarray | None) -> None:
         self.ring.setVisible(xy is not None)
