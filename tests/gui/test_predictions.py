@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 
 import numpy as np
 from PySide6 import QtCore
 
 from personlab_gui.core.project import Project
+from personlab_gui.core.pseudo_labels import LABEL
+from personlab_gui.gui.layers.people import SHOW_CHOICES
 from personlab_gui.gui.predictions import settings_record
 
 from .conftest import RESULT_TIMEOUT_MS
@@ -127,3 +130,30 @@ def test_imported_ground_truth_replaces_predictions(qtbot, window, tmp_path):
     assert not project.wants_predictions(image, model, settings)     # the model's people stay out
     editor._store_predictions(window.session.result)
     assert [p.provenance for p in project.people(image).values()] == ["manual"]
+
+
+def test_candidates_are_shown_on_demand_and_never_accepted(qtbot, window, tmp_path, people_image):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(people_image, folder / people_image.name)
+    editor = open_project(qtbot, window, tmp_path, folder, run_model=True)
+    doc, project = editor.doc, editor.doc.project
+    (image,) = project.image_ids()
+    wait_for_predictions(qtbot, editor, image)
+    result = window.session.result
+    labels = [j for j, verdict in enumerate(result.label_verdicts) if verdict == LABEL]
+    candidates = [j for j in range(len(result.people)) if j not in labels]
+    assert labels and candidates                                     # the model found both
+    assert len(doc.people) == len(labels)                            # only labels are stored
+
+    layer = window.layers["people"]
+    layer.visible = True
+    for show, expected in (("confident", labels), ("candidates", candidates), ("all", labels + candidates)):
+        layer.set_option("show", SHOW_CHOICES.index(show))
+        assert sorted(layer.drawn_people(result)) == sorted(expected)
+    combo = window.inspector.person_combo                           # the inspector names each one's verdict
+    texts = [combo.itemText(j + 1) for j in range(len(result.people))]
+    assert all(text.endswith(verdict) for text, verdict in zip(texts, result.label_verdicts, strict=True))
+
+    key(window, QtCore.Qt.Key.Key_A, QtCore.Qt.KeyboardModifier.ShiftModifier)   # accept all
+    assert project.count_people() == {"predicted": 0, "accepted": len(labels), "edited": 0, "manual": 0}

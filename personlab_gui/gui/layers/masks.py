@@ -59,6 +59,6 @@ class MasksLayer(RgbaOverlayLayer):
 
 def shown_masks(result: InferenceResult) -> list[int]:
     """Indices of the confident people with a mask, best first."""
-    keep = confident(np.array([p.score for p in result.people]))
+    keep = confident(result)
     ranked = sorted(np.flatnonzero(keep).tolist(), key=lambda j: -result.people[j].score)
     return [j for j in ranked if result.people[j].mask is not None]

@@ -58,10 +58,12 @@ class InspectorPanel(QtWidgets.QWidget):
         """Refill the person chooser (keeps nothing selected)."""
         self._result = result
         people = result.people if result is not None else []
+        verdicts = result.label_verdicts if result is not None else []   # label, or why only a candidate
         with QtCore.QSignalBlocker(self.person_combo):
             self.person_combo.clear()
             self.person_combo.addItem(f"none ({len(people)} detected)")
-            self.person_combo.addItems([f"#{j}  score {p.score:.3f}" for j, p in enumerate(people)])
+            self.person_combo.addItems([f"#{j}  score {p.score:.3f}  {verdict}"
+                                        for j, (p, verdict) in enumerate(zip(people, verdicts))])
         self.show_person(-1)
 
     def show_person(self, index: int) -> None:
