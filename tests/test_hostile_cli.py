@@ -29,7 +29,9 @@ from personlab_gui.core.errors import InputError
 from personlab_gui.core.model import CheckpointError, PersonLabNet, load_checkpoint, save_checkpoint
 from personlab_gui.core.model.checkpoint import FORMAT
 from personlab_gui.core.outputs import OutputError, check_output
-from personlab_gui.core.train import TrainConfig, engine_evaluate_fn
+from personlab_gui.core.interrupts import Terminated
+from personlab_gui.core.train import (CheckpointHook, HookBase, TrainConfig, Trainer, TrainError,
+                                      engine_evaluate_fn, state_path)
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "personlab_gui" / "data" / "astronaut.jpg"
@@ -178,6 +180,39 @@ def test_train_refuses_missing_validation_images(small_train_set, coco_dev_train
         engine_evaluate_fn(config, ["heatmap"])
 
 
+class _StopAt(HookBase):
+    """Raises ``error`` after step 2, as Ctrl-C or a failing data loader would."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def after_step(self) -> None:
+        if self.trainer.step == 2:
+            raise self.error
+
+
+def _small_config(train_json: Path, images: Path, out: Path) -> TrainConfig:
+    return TrainConfig(train_json=str(train_json), train_images=str(images), out=str(out),
+                       heads=("segmentation",), max_steps=5, batch_size=2, input_size=129, num_workers=0)
+
+
+def test_train_interrupted_saves_model_and_state(small_train_set, tmp_path):
+    config = _small_config(*small_train_set, tmp_path / "m.pt")
+    trainer = Trainer(config, hooks=[CheckpointHook(), _StopAt(Terminated())])
+    trainer.train()
+    assert isinstance(trainer.stop_signal, Terminated) and trainer.cancelled
+    assert load_checkpoint(config.out)[1]["meta"]["steps"] == 2
+    assert torch.load(state_path(config.out), weights_only=True)["step"] == 2
+
+
+def test_train_failing_mid_run_saves_the_state_and_says_so(small_train_set, tmp_path):
+    config = _small_config(*small_train_set, tmp_path / "m.pt")
+    trainer = Trainer(config, hooks=[CheckpointHook(), _StopAt(OSError(5, "Input/output error"))])
+    with pytest.raises(TrainError, match="stopped at step 2: .*Input/output error; the model and the resume"):
+        trainer.train()
+    assert torch.load(state_path(config.out), weights_only=True)["step"] == 2
+
+
 @pytest.mark.parametrize("args, problem", [
     (["--size", "100000"], "input size"), (["--lr", "nan"], "learning rate"),
     (["--batch", "0"], "batch size"), (["--workers", "-1"], "workers"),
@@ -278,12 +313,12 @@ def test_any_exception_mid_batch_still_writes_what_finished(tmp_path, capsys, mo
 
 
 def _start_infer(folder: Path, out: Path) -> tuple[subprocess.Popen, list[bytes]]:
-    process = subprocess.Popen([sys.executable, "-m", "personlab_gui", "infer", str(folder), "--out", str(out),
-                                "--size", "129", "--format", "dataset"],
-                               stderr=subprocess.PIPE, cwd=ROOT)
+    """``infer`` in a child process; its stderr collects in the returned list as it comes."""
+    argv = ["infer", str(folder), "--out", str(out), "--size", "129", "--format", "dataset"]
+    process = subprocess.Popen([sys.executable, "-m", "personlab_gui", *argv], stderr=subprocess.PIPE, cwd=ROOT)
     chunks: list[bytes] = []
-    threading.Thread(target=lambda: chunks.extend(iter(lambda: process.stderr.read(1), b"")),
-                     daemon=True).start()
+    read = lambda: os.read(process.stderr.fileno(), 4096)  # noqa: E731
+    threading.Thread(target=lambda: chunks.extend(iter(read, b"")), daemon=True).start()
     return process, chunks
 
 

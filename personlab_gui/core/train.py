@@ -674,7 +674,8 @@ def _read_state(path: str | Path) -> dict[str, Any]:
     try:
         found = path.is_file()
     except (OSError, ValueError) as exc:
-        raise TrainError(f"{path}: cannot read the resume state ({getattr(exc, 'strerror', None) or exc})") from None
+        problem = getattr(exc, "strerror", None) or exc
+        raise TrainError(f"{path}: cannot read the resume state ({problem})") from None
     if not found:
         raise TrainError(f"{path}: no such resume state")
     try:
