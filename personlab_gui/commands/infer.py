@@ -12,6 +12,7 @@ from ..core.coco_io import detections_to_dataset, detections_to_results, write_j
 from ..core.errors import InputError
 from ..core.image_io import list_images, printable
 from ..core.interrupts import Terminated, deferred_interrupts
+from ..core.jit import print_progress
 from ..core.pseudo_labels import DEFAULT_LABEL_THRESHOLD
 from .common import (add_inference_options, check_out, engine_from_args, first_line,
                      model_file, settings_from_args)
@@ -56,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     engine = engine_from_args(args)
+    engine.warm_up(settings, print_progress)   # compiles on a machine's first run, with a progress line
     root = _image_root(paths)
     done = _unnamable(paths, root) if args.format == "dataset" else []
     unnamed = {item.path for item in done}

@@ -11,9 +11,12 @@ steps with bilinear sampling), so no full refined field is needed to decode.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
+from .jit import f32, kernel
 from .refine import MID_REFINE_STEPS
 from .sampling import bilinear, bilinear_vector
 from .skeleton import DIRECTED_EDGES, DISK_RADIUS, KAPPAS, NMS_RADIUS, K
@@ -43,7 +46,7 @@ TREE_WALKS = _tree_walks()
 EDGE_TARGETS = np.ascontiguousarray(DIRECTED_EDGES[:, 1])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def nms_blocker(people: np.ndarray, n_people: int, k: int, x: float, y: float, r2: float) -> int:
     """Part-based NMS: the first person whose keypoint k lies within sqrt(r2) of (x, y), or -1."""
     for p in range(n_people):
@@ -53,15 +56,15 @@ def nms_blocker(people: np.ndarray, n_people: int, k: int, x: float, y: float, r
     return -1
 
 
-@njit(cache=True)
+@kernel("float32[:, ::1], float32[:, :, ::1], float32[:, :, :, ::1], float32[:, :, :, ::1], "
+        "int64[::1], int64, int64[:, :, ::1], int64, int64, float64, float32[:, :, ::1], "
+        "int64[:, ::1], float32[:, ::1]", "personlab")
 def _greedy(cands, hough, short, mid, edge_targets, refine_steps, walks,
-            field_stride, mid_stride, nms_radius, max_people):
-    n_kp = hough.shape[0]
-    people = np.zeros((max_people, n_kp, 3), dtype=np.float32)
+            field_stride, mid_stride, nms_radius, people, ev_i, ev_f):
+    """Fill ``people`` (max people, K, 3) and the trace rows of ``ev_i`` (kind, keypoint,
+    person, from keypoint) and ``ev_f`` (x, y, score, from x, from y); returns their counts."""
+    max_people = people.shape[0]
     n_people = 0
-    max_events = cands.shape[0] * 2 + max_people * n_kp * 2 + 1
-    ev_i = np.full((max_events, 4), -1, dtype=np.int64)      # kind, keypoint, person, from_kp
-    ev_f = np.full((max_events, 5), np.nan, dtype=np.float32)  # x, y, score, from_x, from_y
     n_ev = 0
     r2 = nms_radius * nms_radius
     for c in range(cands.shape[0]):
@@ -90,41 +93,42 @@ def _greedy(cands, hough, short, mid, edge_targets, refine_steps, walks,
             ev_f[n_ev, 0], ev_f[n_ev, 1], ev_f[n_ev, 2], ev_f[n_ev, 3], ev_f[n_ev, 4] = bx, by, score, ax, ay
             n_ev += 1
         n_people += 1
-    return people[:n_people], ev_i[:n_ev], ev_f[:n_ev]
+    return n_people, n_ev
 
 
-@njit(cache=True)
+@kernel("float32[:, :, ::1], float32[:, :, ::1], float32[:, :, ::1], float32[::1], int64, float64",
+        "personlab")
 def _expected_oks(people, heat, hough, kappas, field_stride, radius):
-    """s_jk = p_k(y) * sum_x hhat_k(x) exp(-|x - y|^2 / (2 lambda^2 kappa^2)), hhat in D_R(y)."""
+    """s_jk = p_k(y) * sum_x hhat_k(x) exp(-|x - y|^2 / (2 lambda^2 kappa^2)), hhat in D_R(y),
+    written over the scores (``people[:, :, 2]``)."""
     n, n_kp = people.shape[0], people.shape[1]
     h, w = hough.shape[1], hough.shape[2]
-    scores = np.zeros((n, n_kp), dtype=np.float32)
-    rc = int(np.ceil(radius / field_stride))
+    rc = math.ceil(radius / field_stride)
     for p in range(n):
-        xs, ys = people[p, :, 0], people[p, :, 1]
-        lam2 = max((xs.max() - xs.min()) * (ys.max() - ys.min()), 1.0)
+        x_lo, x_hi, y_lo, y_hi = people[p, 0, 0], people[p, 0, 0], people[p, 0, 1], people[p, 0, 1]
+        for k in range(1, n_kp):
+            x_lo, x_hi = min(x_lo, people[p, k, 0]), max(x_hi, people[p, k, 0])
+            y_lo, y_hi = min(y_lo, people[p, k, 1]), max(y_hi, people[p, k, 1])
+        lam2 = max((x_hi - x_lo) * (y_hi - y_lo), 1.0)
         for k in range(n_kp):
             x, y = people[p, k, 0], people[p, k, 1]
             ci, cj = int(round(y / field_stride)), int(round(x / field_stride))
             denom = 2.0 * lam2 * kappas[k] * kappas[k]
             i_lo, i_hi = max(ci - rc, 0), min(ci + rc + 1, h)
             j_lo, j_hi = max(cj - rc, 0), min(cj + rc + 1, w)
-            gauss_x = np.empty(max(j_hi - j_lo, 0))
-            for j in range(j_lo, j_hi):
-                gauss_x[j - j_lo] = np.exp(-(j * field_stride - x) ** 2 / denom)
             total, weighted = 0.0, 0.0
             for i in range(i_lo, i_hi):
                 dy2 = (i * field_stride - y) ** 2
-                gauss_y = np.exp(-dy2 / denom)
+                gauss_y = math.exp(-dy2 / denom)
                 for j in range(j_lo, j_hi):
-                    if (j * field_stride - x) ** 2 + dy2 > radius * radius:
+                    dx2 = (j * field_stride - x) ** 2
+                    if dx2 + dy2 > radius * radius:
                         continue
                     v = hough[k, i, j]
                     total += v
-                    weighted += v * gauss_y * gauss_x[j - j_lo]
+                    weighted += v * gauss_y * math.exp(-dx2 / denom)
             p_k = bilinear(heat, k, x / field_stride, y / field_stride)
-            scores[p, k] = p_k * weighted / total if total > 0 else 0.0
-    return scores
+            people[p, k, 2] = p_k * weighted / total if total > 0 else 0.0
 
 
 def instance_scores(keypoints: np.ndarray, nms_radius: float = NMS_RADIUS) -> np.ndarray:
@@ -153,8 +157,14 @@ def greedy_decode(candidates: np.ndarray, heat: np.ndarray, hough: np.ndarray, s
     Returns keypoints (n, K, 3) in input px with expected-OKS scores, instance scores (n,),
     and the raw trace arrays (int events (m, 4), float events (m, 5)).
     """
-    people, ev_i, ev_f = _greedy(candidates, hough, short, mid, EDGE_TARGETS, MID_REFINE_STEPS,
-                                 TREE_WALKS, field_stride, mid_stride, nms_radius, MAX_PEOPLE)
-    people = people.copy()
-    people[:, :, 2] = _expected_oks(people, heat, hough, KAPPAS, field_stride, DISK_RADIUS)
-    return people, instance_scores(people, nms_radius), ev_i, ev_f
+    hough, heat = f32(hough), f32(heat)
+    people = np.zeros((MAX_PEOPLE, hough.shape[0], 3), dtype=np.float32)
+    max_events = len(candidates) * 2 + people.shape[0] * people.shape[1] * 2 + 1
+    ev_i = np.full((max_events, 4), -1, dtype=np.int64)
+    ev_f = np.full((max_events, 5), np.nan, dtype=np.float32)
+    n_people, n_ev = _greedy(f32(candidates), hough, f32(short), f32(mid), EDGE_TARGETS, MID_REFINE_STEPS,
+                             TREE_WALKS, int(field_stride), int(mid_stride), float(nms_radius),
+                             people, ev_i, ev_f)
+    people = people[:n_people].copy()
+    _expected_oks(people, heat, hough, KAPPAS, int(field_stride), DISK_RADIUS)
+    return people, instance_scores(people, nms_radius), ev_i[:n_ev], ev_f[:n_ev]

@@ -18,6 +18,7 @@ import torch
 from .decode import greedy_decode
 from .fields import FIELD_STRIDE, Variant, fuse_variants
 from .hough import CANDIDATE_THRESHOLD, hough_maps, local_maxima
+from .jit import FIELDS, MASKS, VIEWER, Progress, prepare
 from .model import load_checkpoint, resolve_model, select_device
 from .posenet_decode import posenet_decode
 from .preprocess import InputTransform, make_transform, prepare_input
@@ -140,10 +141,17 @@ class Engine:
         """Decode people (and masks, when those heads are trained) from fused fields."""
         return decode_fields(maps, settings, self.output_stride, self.device_name)
 
-    def warm_up(self) -> "Engine":
-        """Run a tiny image once so the first real image pays no numba loading or compilation."""
-        self.run(np.zeros((64, 64, 3), dtype=np.uint8), InferenceSettings(size=65))
-        return self
+    def kernel_groups(self, settings: InferenceSettings, viewer: bool = False) -> tuple[str, ...]:
+        """The numba kernel groups (``jit``) that decoding with ``settings`` runs, and with
+        ``viewer`` those of the viewer's extra maps."""
+        masks = (MASKS, settings.mask_assignment) if has_masks(self.trained_heads) else ()
+        return (FIELDS, settings.decoder, *masks, *((VIEWER,) if viewer else ()))
+
+    def warm_up(self, settings: InferenceSettings, progress: Progress | None = None) -> int:
+        """Compile (on a machine's first run) or load the kernels decoding with ``settings``
+        runs, so the first image waits for neither; ``progress`` as ``jit.prepare``'s.
+        Returns how many compiled."""
+        return prepare(self.kernel_groups(settings), progress)
 
     def run(self, image: np.ndarray, settings: InferenceSettings | None = None) -> InferenceResult:
         """``forward`` then ``decode``."""
@@ -177,11 +185,16 @@ def decode_fields(maps: FieldMaps, settings: InferenceSettings, output_stride: i
         hough=hough, candidates=_split_candidates(cands, f["heatmap"].shape[0]), people=people,
         trace_arrays=trace, trained_heads=maps.trained_heads, decoder=settings.decoder,
         forward_ms=maps.forward_ms, device=device_name, label_threshold=settings.label_threshold)
-    if {"segmentation", "long"} <= set(maps.trained_heads):
+    if has_masks(maps.trained_heads):
         from .segment import add_masks
         add_masks(result, f["segmentation"], f["long"], assignment=settings.mask_assignment)
     result.decode_ms = maps.fuse_ms + (time.perf_counter() - t0) * 1e3
     return result
+
+
+def has_masks(trained_heads: tuple[str, ...]) -> bool:
+    """Whether a model with these trained heads gives instance masks."""
+    return {"segmentation", "long"} <= set(trained_heads)
 
 
 def _split_candidates(cands: np.ndarray, n_types: int) -> list[np.ndarray]:

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from numba import njit
 
+from .jit import FIELDS, f32, kernel
 from .preprocess import InputTransform
 from .skeleton import FLIP_PERMUTATION, flipped_directed_edges
 
@@ -136,7 +136,7 @@ def upsample(fields: np.ndarray, factor: int) -> np.ndarray:
     if fields.ndim == 4:
         c, h, w, _ = fields.shape
         return _interleaved(np.ascontiguousarray(fields.transpose(0, 3, 1, 2)).reshape(2 * c, h, w), factor)
-    return _upsample(np.ascontiguousarray(fields, dtype=np.float32), factor)
+    return _upsample(fields, factor)
 
 
 def _taps(n: int, factor: int) -> tuple[np.ndarray, np.ndarray]:
@@ -151,14 +151,17 @@ def _upsample(src: np.ndarray, factor: int) -> np.ndarray:
     c, h, w = src.shape
     rows, fy = _taps(h, factor)
     cols, fx = _taps(w, factor)
-    return _upsample_kernel(src, rows, fy, cols, fx)
+    out = np.empty((c, len(rows), len(cols)), dtype=np.float32)
+    _upsample_kernel(f32(src), rows, fy, cols, fx, out)
+    return out
 
 
-@njit(cache=True, fastmath=True)
-def _upsample_kernel(src, rows, fy, cols, fx):
+@kernel("float32[:, :, ::1], int64[::1], float32[::1], int64[::1], float32[::1], float32[:, :, ::1]",
+        FIELDS, fastmath=True)
+def _upsample_kernel(src, rows, fy, cols, fx, out):
+    """out[c, i, j]: ``src[c]`` bilinearly at rows[i] + fy[i], cols[j] + fx[j]."""
     c, h, w = src.shape
     big_h, big_w = rows.shape[0], cols.shape[0]
-    out = np.empty((c, big_h, big_w), dtype=np.float32)
     for ch in range(c):
         plane = src[ch]
         for i in range(big_h):
@@ -170,4 +173,3 @@ def _upsample_kernel(src, rows, fy, cols, fx):
                 upper = top[j0] + (top[j1] - top[j0]) * b
                 lower = bottom[j0] + (bottom[j1] - bottom[j0]) * b
                 out[ch, i, j] = upper + (lower - upper) * a
-    return out

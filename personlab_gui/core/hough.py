@@ -9,19 +9,21 @@ vote (their contribution is below float noise of the sum).
 
 from __future__ import annotations
 
-import numpy as np
-from numba import njit
+import math
 
+import numpy as np
+
+from .jit import FIELDS, f32, kernel
 from .skeleton import DISK_RADIUS
 
 MIN_VOTE = 0.01
 CANDIDATE_THRESHOLD = 0.03
 
 
-@njit(cache=True)
-def _splat(heat: np.ndarray, short: np.ndarray, field_stride: int, min_vote: float) -> np.ndarray:
+@kernel("float32[:, :, ::1], float32[:, :, :, ::1], int64, float64, float32[:, :, ::1]", FIELDS)
+def _splat(heat, short, field_stride, min_vote, acc):
+    """Add every cell's vote to ``acc`` (K, h, w), bilinearly split over 4 cells."""
     n, h, w = heat.shape
-    acc = np.zeros((n, h, w), dtype=np.float32)
     for k in range(n):
         for i in range(h):
             for j in range(w):
@@ -30,7 +32,7 @@ def _splat(heat: np.ndarray, short: np.ndarray, field_stride: int, min_vote: flo
                     continue
                 gx = j + short[k, i, j, 0] / field_stride
                 gy = i + short[k, i, j, 1] / field_stride
-                x0, y0 = int(np.floor(gx)), int(np.floor(gy))
+                x0, y0 = math.floor(gx), math.floor(gy)
                 fx, fy = gx - x0, gy - y0
                 for dy in range(2):
                     yy = y0 + dy
@@ -41,20 +43,21 @@ def _splat(heat: np.ndarray, short: np.ndarray, field_stride: int, min_vote: flo
                         xx = x0 + dx
                         if 0 <= xx < w:
                             acc[k, yy, xx] += p * wy * (fx if dx else 1.0 - fx)
-    return acc
 
 
 def hough_maps(heat: np.ndarray, short: np.ndarray, field_stride: int) -> np.ndarray:
     """Hough score maps (K, h, w) from heatmap probabilities (K, h, w) and short offsets (K, h, w, 2)."""
-    acc = _splat(heat, short, field_stride, MIN_VOTE)
+    heat, short = f32(heat), f32(short)
+    acc = np.zeros(heat.shape, dtype=np.float32)
+    _splat(heat, short, int(field_stride), MIN_VOTE, acc)
     acc *= field_stride ** 2 / (np.pi * DISK_RADIUS ** 2)
     return acc
 
 
-@njit(cache=True)
-def _local_maxima(hough: np.ndarray, threshold: float, field_stride: int) -> np.ndarray:
+@kernel("float32[:, :, ::1], float64, int64, float32[:, ::1]", "personlab")
+def _local_maxima(hough, threshold, field_stride, out):
+    """Write candidates (k, x, y, score) into the rows of ``out``; returns how many."""
     n, h, w = hough.shape
-    out = np.empty((n * h * w // 4 + 1, 4), dtype=np.float32)
     count = 0
     for k in range(n):
         for i in range(h):
@@ -69,7 +72,7 @@ def _local_maxima(hough: np.ndarray, threshold: float, field_stride: int) -> np.
                         ii, jj = i + di, j + dj
                         if 0 <= ii < h and 0 <= jj < w:
                             u = hough[k, ii, jj]
-                            if u > v or (u == v and (di, dj) < (0, 0)):
+                            if u > v or (u == v and (di < 0 or (di == 0 and dj < 0))):
                                 is_max = False
                             sw += u
                             sx += u * dj
@@ -80,11 +83,14 @@ def _local_maxima(hough: np.ndarray, threshold: float, field_stride: int) -> np.
                     out[count, 2] = (i + sy / sw) * field_stride
                     out[count, 3] = v
                     count += 1
-    return out[:count]
+    return count
 
 
 def local_maxima(hough: np.ndarray, field_stride: int,
                  threshold: float = CANDIDATE_THRESHOLD) -> np.ndarray:
     """Candidates (n, 4): keypoint type, x, y (input px, 3x3 centroid), score; best first."""
-    cands = _local_maxima(hough, threshold, field_stride)
+    hough = f32(hough)
+    out = np.empty((hough.size // 4 + 1, 4), dtype=np.float32)
+    cands = out[:_local_maxima(hough, float(threshold), int(field_stride), out)]
     return cands[np.argsort(-cands[:, 3], kind="stable")]
+

@@ -14,21 +14,22 @@ import numpy as np
 from numba import njit
 
 from .decode import TREE_WALKS, instance_scores, nms_blocker
+from .jit import f32, kernel
 
 POSENET_NMS_RADIUS = 20.0
 POSENET_SCORE_THRESHOLD = 0.1
 SNAP_STEPS = 2
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _nearest(v: float, stride: int, n: int) -> int:
     return min(max(int(round(v / stride)), 0), n - 1)
 
 
-@njit(cache=True)
-def _candidates(heat, short, stride, threshold):
+@kernel("float32[:, :, ::1], float32[:, :, :, ::1], int64, float64, float32[:, ::1]", "posenet")
+def _candidates(heat, short, stride, threshold, out):
+    """Write candidates (k, x, y, score) into the rows of ``out``; returns how many."""
     n_kp, h, w = heat.shape
-    out = np.empty((n_kp * h * w, 4), dtype=np.float32)
     count = 0
     for k in range(n_kp):
         for i in range(h):
@@ -47,13 +48,15 @@ def _candidates(heat, short, stride, threshold):
                     out[count, 2] = i * stride + short[k, i, j, 1]
                     out[count, 3] = v
                     count += 1
-    return out[:count]
+    return count
 
 
-@njit(cache=True)
-def _walk(cands, heat, short, mid, walks, stride, nms_radius, max_people):
+@kernel("float32[:, ::1], float32[:, :, ::1], float32[:, :, :, ::1], float32[:, :, :, ::1], "
+        "int64[:, :, ::1], int64, float64, float32[:, :, ::1]", "posenet")
+def _walk(cands, heat, short, mid, walks, stride, nms_radius, people):
+    """Fill ``people`` (max people, K, 3); returns how many were found."""
     n_kp, h, w = heat.shape
-    people = np.zeros((max_people, n_kp, 3), dtype=np.float32)
+    max_people = people.shape[0]
     n_people = 0
     r2 = nms_radius * nms_radius
     for c in range(cands.shape[0]):
@@ -73,7 +76,7 @@ def _walk(cands, heat, short, mid, walks, stride, nms_radius, max_people):
             i, j = _nearest(by, stride, h), _nearest(bx, stride, w)
             person[b, 0], person[b, 1], person[b, 2] = bx, by, heat[b, i, j]
         n_people += 1
-    return people[:n_people]
+    return n_people
 
 
 def posenet_decode(heat: np.ndarray, short: np.ndarray, mid_raw: np.ndarray, field_stride: int,
@@ -85,10 +88,11 @@ def posenet_decode(heat: np.ndarray, short: np.ndarray, mid_raw: np.ndarray, fie
     Returns candidates (n, 4), keypoints (m, K, 3) in input px, instance scores (m,).
     """
     step = output_stride // field_stride
-    heat16 = np.ascontiguousarray(heat[:, ::step, ::step])
-    short16 = np.ascontiguousarray(short[:, ::step, ::step])
-    cands = _candidates(heat16, short16, output_stride, threshold)
+    heat16, short16 = f32(heat[:, ::step, ::step]), f32(short[:, ::step, ::step])
+    out = np.empty((heat16.size, 4), dtype=np.float32)
+    cands = out[:_candidates(heat16, short16, int(output_stride), float(threshold), out)]
     cands = cands[np.argsort(-cands[:, 3], kind="stable")]
-    people = _walk(cands, heat16, short16, mid_raw, TREE_WALKS,
-                   output_stride, nms_radius, max_people).copy()
+    people = np.zeros((max_people, heat16.shape[0], 3), dtype=np.float32)
+    people = people[:_walk(cands, heat16, short16, f32(mid_raw), TREE_WALKS, int(output_stride),
+                           float(nms_radius), people)].copy()
     return cands, people, instance_scores(people, nms_radius)

@@ -8,8 +8,8 @@ long-range: L_k(x) <- x' - x + L_k(x') (``LONG_SELF_REFINE_STEPS``), then
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from .jit import MASKS, VIEWER, f32, kernel
 from .skeleton import DIRECTED_EDGES, K
 
 MID_REFINE_STEPS = 2
@@ -20,13 +20,12 @@ LONG_SELF_REFINE_STEPS = 1
 LONG_SHORT_REFINE_STEPS = 2
 
 
-@njit(cache=True, fastmath=True)
-def _refine_step(vectors: np.ndarray, by: np.ndarray, by_channel: np.ndarray,
-                 field_stride: int, active: np.ndarray) -> np.ndarray:
+@kernel("float32[:, :, :, ::1], float32[:, :, :, ::1], int64[::1], int64, boolean[:, ::1], "
+        "float32[:, :, :, ::1]", MASKS, VIEWER, fastmath=True)
+def _refine_step(vectors, by, by_channel, field_stride, active, out):
     """out[c](x) = x' - x + by[by_channel[c]](x'), x' = x + vectors[c](x) (float32, bilinear),
-    at the cells where ``active`` (h, w) is set; elsewhere out = vectors."""
+    at the cells where ``active`` (h, w) is set (``out`` holds ``vectors`` elsewhere)."""
     n, h, w, _ = vectors.shape
-    out = vectors.copy()
     inv = np.float32(1.0 / field_stride)
     for c in range(n):
         field = by[by_channel[c]]
@@ -44,6 +43,15 @@ def _refine_step(vectors: np.ndarray, by: np.ndarray, by_channel: np.ndarray,
                     top = field[y0, x0, d] + (field[y0, x1, d] - field[y0, x0, d]) * fx
                     bottom = field[y1, x0, d] + (field[y1, x1, d] - field[y1, x0, d]) * fx
                     out[c, i, j, d] = vectors[c, i, j, d] + top + (bottom - top) * fy
+
+
+def _refined(vectors: np.ndarray, by: np.ndarray, by_channel: np.ndarray, field_stride: int,
+             active: np.ndarray) -> np.ndarray:
+    """One refinement step of ``vectors`` by the field ``by`` (see ``_refine_step``)."""
+    vectors = f32(vectors)
+    out = vectors.copy()
+    _refine_step(vectors, f32(by), np.ascontiguousarray(by_channel, dtype=np.int64), int(field_stride),
+                 np.ascontiguousarray(active, dtype=np.bool_), out)
     return out
 
 
@@ -54,7 +62,7 @@ def refine_mid(mid: np.ndarray, short: np.ndarray, field_stride: int,
     everywhere = np.ones(mid.shape[1:3], dtype=np.bool_)
     out = []
     for _ in range(steps):
-        mid = _refine_step(mid, short, targets, field_stride, everywhere)
+        mid = _refined(mid, short, targets, field_stride, everywhere)
         out.append(mid)
     return out
 
@@ -70,7 +78,7 @@ def refine_long(long: np.ndarray, short: np.ndarray, field_stride: int,
     same = np.arange(K)
     active = np.ones(long.shape[1:3], dtype=np.bool_) if active is None else active
     for _ in range(LONG_SELF_REFINE_STEPS):
-        long = _refine_step(long, long, same, field_stride, active)
+        long = _refined(long, long, same, field_stride, active)
     for _ in range(LONG_SHORT_REFINE_STEPS):
-        long = _refine_step(long, short, same, field_stride, active)
+        long = _refined(long, short, same, field_stride, active)
     return long

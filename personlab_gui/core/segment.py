@@ -26,12 +26,14 @@ pixel, the person nearest in embedding space and that distance D.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import cv2
 import numpy as np
 from numba import njit
 
+from .jit import MASKS, f32, kernel
 from .preprocess import InputTransform
 from .refine import refine_long
 from .result import InferenceResult
@@ -72,8 +74,7 @@ def add_masks(result: InferenceResult, segmentation: np.ndarray, long: np.ndarra
     keypoints = np.stack([p.keypoints for p in result.people])            # (N, K, 3) image px
     targets = np.ascontiguousarray(result.transform.to_input(keypoints[..., :2]), dtype=np.float32)
     distance = _distances(gx, gy, targets, _embedding_weights(targets, keypoints[..., 2]))
-    result.basins, result.basin_distance, person = _pixel_maps(
-        distance.argmin(axis=0).astype(np.int32), distance.min(axis=0), segmentation, *taps)
+    result.basins, result.basin_distance, person = _pixel_maps(distance, segmentation, taps)
     if assignment == "embedding":
         boxes = _pixel_boxes(distance, taps.rows, taps.cols)
         masks = _threshold_masks(person, distance, boxes, MASK_THRESHOLD, *taps)
@@ -112,18 +113,12 @@ def _taps(transform: InputTransform, field_stride: int, grid_hw: tuple[int, int]
     return _Taps(*axis(h, sy, grid_hw[0]), *axis(w, sx, grid_hw[1]))
 
 
-@njit(cache=True)
-def _embedding(long, field_stride, h, w):
+def _embedding(long: np.ndarray, field_stride: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     """G_k(x) = x + L_k(x) on the top-left h x w cells: x and y planes (K, h, w) float32."""
-    n_kp = long.shape[0]
-    gx = np.empty((n_kp, h, w), dtype=np.float32)
-    gy = np.empty((n_kp, h, w), dtype=np.float32)
-    for k in range(n_kp):
-        for i in range(h):
-            for j in range(w):
-                gx[k, i, j] = j * field_stride + long[k, i, j, 0]
-                gy[k, i, j] = i * field_stride + long[k, i, j, 1]
-    return gx, gy
+    cells = long[:, :h, :w]
+    gx = (np.arange(w) * field_stride)[None, None, :] + cells[..., 0].astype(np.float64)
+    gy = (np.arange(h) * field_stride)[None, :, None] + cells[..., 1].astype(np.float64)
+    return f32(gx), f32(gy)
 
 
 def _embedding_weights(targets: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -144,17 +139,18 @@ def _face_weights(n: int) -> np.ndarray:
 def _distances(gx: np.ndarray, gy: np.ndarray, targets: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """(N, h, w) sum_k weights[j, k] |G_k(x) - targets[j, k]|; ``_FAR`` for a person whose
     weights are all zero."""
-    distance = _weighted_distances(gx, gy, targets, weights)
+    distance = np.zeros((len(weights), *gx.shape[1:]), dtype=np.float32)
+    _weighted_distances(gx, gy, f32(targets), f32(weights), distance)
     distance[~weights.any(axis=1)] = _FAR
     return distance
 
 
-@njit(cache=True, fastmath=True)
-def _weighted_distances(gx, gy, targets, weights):
-    """(N, h, w) sum_k weights[j, k] |(gx, gy)[k] - targets[j, k]|."""
+@kernel("float32[:, :, ::1], float32[:, :, ::1], float32[:, :, ::1], float32[:, ::1], "
+        "float32[:, :, ::1]", MASKS, fastmath=True)
+def _weighted_distances(gx, gy, targets, weights, out):
+    """Add to ``out`` (N, h, w) sum_k weights[j, k] |(gx, gy)[k] - targets[j, k]|."""
     n, n_kp = weights.shape
     h, w = gx.shape[1], gx.shape[2]
-    out = np.zeros((n, h, w), dtype=np.float32)
     for k in range(n_kp):
         for p in range(n):
             wt = weights[p, k]
@@ -164,8 +160,7 @@ def _weighted_distances(gx, gy, targets, weights):
             for i in range(h):
                 for j in range(w):
                     dx, dy = gx[k, i, j] - tx, gy[k, i, j] - ty
-                    out[p, i, j] += wt * np.sqrt(dx * dx + dy * dy)
-    return out
+                    out[p, i, j] += wt * math.sqrt(dx * dx + dy * dy)
 
 
 def _pixel_boxes(distance: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -194,8 +189,10 @@ def _skeleton_distances(keypoints: np.ndarray, transform: InputTransform, field_
     h, w = cells.shape
     grid = np.stack([np.arange(max(h, w)) * field_stride] * 2, axis=-1)
     image = transform.to_image(grid).astype(np.float32)
-    return _segment_distances(_skeleton_segments(keypoints), np.ascontiguousarray(image[:w, 0]),
-                              np.ascontiguousarray(image[:h, 1]), cells)
+    best = np.full((len(keypoints), h, w), _FAR, dtype=np.float32)
+    _segment_distances(_skeleton_segments(keypoints), f32(image[:w, 0]), f32(image[:h, 1]),
+                       np.ascontiguousarray(cells), best)
+    return np.sqrt(best)
 
 
 def _skeleton_segments(keypoints: np.ndarray) -> np.ndarray:
@@ -206,17 +203,16 @@ def _skeleton_segments(keypoints: np.ndarray) -> np.ndarray:
     return np.concatenate([edges, np.concatenate([xy, xy], axis=-1)], axis=1).astype(np.float32)
 
 
-@njit(cache=True)
-def _segment_distances(segments, grid_x, grid_y, cells):
-    """(N, h, w) distance from grid point (grid_x[j], grid_y[i]) to person N's nearest
-    non-NaN segment, on ``cells`` only."""
+@kernel("float32[:, :, ::1], float32[::1], float32[::1], boolean[:, ::1], float32[:, :, ::1]", "skeleton")
+def _segment_distances(segments, grid_x, grid_y, cells, best):
+    """Lower ``best`` (N, h, w) to the squared distance from grid point (grid_x[j], grid_y[i])
+    to person N's nearest non-NaN segment, on ``cells`` only."""
     n, n_seg = segments.shape[0], segments.shape[1]
     h, w = cells.shape
-    best = np.full((n, h, w), _FAR, dtype=np.float32)
     for p in range(n):
         for s in range(n_seg):
             ax, ay, bx, by = segments[p, s, 0], segments[p, s, 1], segments[p, s, 2], segments[p, s, 3]
-            if np.isnan(ax) or np.isnan(bx):
+            if math.isnan(ax) or math.isnan(bx):
                 continue
             ex, ey = bx - ax, by - ay
             len2 = max(ex * ex + ey * ey, np.float32(1e-12))
@@ -229,7 +225,6 @@ def _segment_distances(segments, grid_x, grid_y, cells):
                     f = min(max((px * ex + py * ey) / len2, np.float32(0.0)), np.float32(1.0))
                     dx, dy = px - f * ex, py - f * ey
                     best[p, i, j] = min(best[p, i, j], dx * dx + dy * dy)
-    return np.sqrt(best)
 
 
 @njit(cache=True, inline="always")
@@ -240,14 +235,23 @@ def _lerp(plane, i, j, fy, fx):
     return top + (bottom - top) * fy
 
 
-@njit(cache=True)
-def _pixel_maps(owner, distance, seg, rows, fy, cols, fx):
-    """At every image pixel: the nearest cell's ``owner`` (int32), bilinear ``distance``
-    (float32) and whether bilinear p_S >= SEGMENTATION_THRESHOLD (bool)."""
+def _pixel_maps(distance: np.ndarray, segmentation: np.ndarray, taps: _Taps
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """At every image pixel: the person nearest in embedding space (int32 basins), the
+    bilinear distance D to them (float32) and whether bilinear p_S >= SEGMENTATION_THRESHOLD."""
+    shape = len(taps.rows), len(taps.cols)
+    basins, dist = np.empty(shape, dtype=np.int32), np.empty(shape, dtype=np.float32)
+    person = np.empty(shape, dtype=np.bool_)
+    _pixel_kernel(distance.argmin(axis=0).astype(np.int32), distance.min(axis=0), f32(segmentation),
+                  *taps, basins, dist, person)
+    return basins, dist, person
+
+
+@kernel("int32[:, ::1], float32[:, ::1], float32[:, ::1], int64[::1], float32[::1], int64[::1], "
+        "float32[::1], int32[:, ::1], float32[:, ::1], boolean[:, ::1]", MASKS)
+def _pixel_kernel(owner, distance, seg, rows, fy, cols, fx, basins, dist, person):
+    """Fill ``basins`` (nearest cell's ``owner``), ``dist`` and ``person`` (see ``_pixel_maps``)."""
     h, w = rows.shape[0], cols.shape[0]
-    basins = np.empty((h, w), dtype=np.int32)
-    dist = np.empty((h, w), dtype=np.float32)
-    person = np.empty((h, w), dtype=np.bool_)
     for y in range(h):
         i, a = rows[y], fy[y]
         ni = i + 1 if a >= 0.5 else i
@@ -256,39 +260,52 @@ def _pixel_maps(owner, distance, seg, rows, fy, cols, fx):
             basins[y, x] = owner[ni, j + 1 if b >= 0.5 else j]
             dist[y, x] = _lerp(distance, i, j, a, b)
             person[y, x] = _lerp(seg, i, j, a, b) >= SEGMENTATION_THRESHOLD
-    return basins, dist, person
 
 
-@njit(cache=True)
-def _threshold_masks(person, distance, boxes, threshold, rows, fy, cols, fx):
+def _threshold_masks(person: np.ndarray, distance: np.ndarray, boxes: np.ndarray, threshold: float,
+                     rows: np.ndarray, fy: np.ndarray, cols: np.ndarray, fx: np.ndarray) -> np.ndarray:
     """(N, H, W) person pixels inside each person's pixel box whose bilinear distance to
     that person is <= threshold."""
-    n, h, w = distance.shape[0], rows.shape[0], cols.shape[0]
-    masks = np.zeros((n, h, w), dtype=np.bool_)
+    masks = np.zeros((len(distance), len(rows), len(cols)), dtype=np.bool_)
+    _threshold_kernel(person, f32(distance), boxes, float(threshold), rows, fy, cols, fx, masks)
+    return masks
+
+
+@kernel("boolean[:, ::1], float32[:, :, ::1], int64[:, ::1], float64, int64[::1], float32[::1], "
+        "int64[::1], float32[::1], boolean[:, :, ::1]", "embedding")
+def _threshold_kernel(person, distance, boxes, threshold, rows, fy, cols, fx, masks):
+    """Set ``masks`` (N, H, W) as ``_threshold_masks`` describes."""
+    n = distance.shape[0]
     for p in range(n):
         plane = distance[p]
         for y in range(boxes[p, 0], boxes[p, 1]):
             for x in range(boxes[p, 2], boxes[p, 3]):
                 if person[y, x]:
                     masks[p, y, x] = _lerp(plane, rows[y], cols[x], fy[y], fx[x]) <= threshold
+
+
+def _nearest_masks(person: np.ndarray, cost: np.ndarray, rows: np.ndarray, fy: np.ndarray,
+                   cols: np.ndarray, fx: np.ndarray) -> np.ndarray:
+    """(N, H, W): each person pixel given to the person of lowest bilinear cost."""
+    masks = np.zeros((len(cost), len(rows), len(cols)), dtype=np.bool_)
+    _nearest_kernel(person, f32(cost), rows, fy, cols, fx, masks)
     return masks
 
 
-@njit(cache=True)
-def _nearest_masks(person, cost, rows, fy, cols, fx):
-    """(N, H, W): each person pixel given to the person of lowest bilinear cost."""
+@kernel("boolean[:, ::1], float32[:, :, ::1], int64[::1], float32[::1], int64[::1], float32[::1], "
+        "boolean[:, :, ::1]", "bodypix", "skeleton")
+def _nearest_kernel(person, cost, rows, fy, cols, fx, masks):
+    """Set ``masks`` (N, H, W) as ``_nearest_masks`` describes."""
     n, h, w = cost.shape[0], rows.shape[0], cols.shape[0]
-    masks = np.zeros((n, h, w), dtype=np.bool_)
     for y in range(h):
         i, a = rows[y], fy[y]
         for x in range(w):
             if not person[y, x]:
                 continue
             j, b = cols[x], fx[x]
-            best, owner = np.inf, 0
+            best, owner = math.inf, 0
             for p in range(n):
                 c = _lerp(cost[p], i, j, a, b)
                 if c < best:
                     best, owner = c, p
             masks[owner, y, x] = True
-    return masks

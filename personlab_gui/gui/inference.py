@@ -5,6 +5,9 @@ I/O thread, then runs the engine on a single inference thread. Field maps are ca
 (image path, model, device, ``settings.forward_key()``) and results per full settings,
 so revisiting an image is instant and a decoder-only change re-runs only ``decode``.
 Switching images cancels stale work at its next stage boundary; the GUI never waits.
+The numba kernels a model and the settings need are prepared on a thread of their own as
+soon as the engine is loaded, alongside its first network pass; on a machine's first run
+that compiles them (seconds), and the progress names it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from PySide6 import QtCore
 
 from ..core.engine import Engine, FieldMaps, InferenceSettings
 from ..core.image_io import load_image
+from ..core.jit import PREPARING, prepare, ready
 from ..core.result import InferenceResult
 from .cache import LruCache
 from .workers import SerialExecutor, Task
@@ -41,6 +45,7 @@ class InferenceService(QtCore.QObject):
         super().__init__(parent)
         self._compute = SerialExecutor()   # engine loading and inference, one at a time
         self._io = SerialExecutor()        # image decoding
+        self._kernels = SerialExecutor()   # numba kernel preparation
         self.engine: Engine | None = None
         self.settings = InferenceSettings()
         self._images: LruCache[np.ndarray] = LruCache(8)
@@ -50,6 +55,9 @@ class InferenceService(QtCore.QObject):
         self._halted = False
         self._job: Task | None = None
         self._job_key: Hashable = None
+        self._job_progress: tuple[int, int, str] | None = None   # shown once kernels are ready
+        self._preparing: Task | None = None
+        self._busy = False
         self._loads: dict[str, Task] = {}
         self._failed: set[tuple] = set()    # inference keys that failed: not retried by themselves
 
@@ -58,7 +66,7 @@ class InferenceService(QtCore.QObject):
         """Load ``model`` on ``device``; the current engine keeps serving until it succeeds."""
         if self._job is not None:
             self._job.cancel()
-        task = Task(lambda t: Engine(model, device).warm_up())
+        task = Task(lambda t: Engine(model, device))
         task.signals.done.connect(lambda engine: self._engine_loaded(engine, model, device))
         task.signals.failed.connect(self.engineFailed)
         self._start(task, key=(_ENGINE, model, device))
@@ -67,6 +75,7 @@ class InferenceService(QtCore.QObject):
         """Use ``settings`` from now on (only what changed is recomputed)."""
         self.settings = settings
         self._halted = False
+        self._prepare_kernels()
         self._schedule()
 
     def show(self, path: str | None) -> None:
@@ -104,10 +113,11 @@ class InferenceService(QtCore.QObject):
             task.cancel()
         self._io.wait_for_done(timeout_ms)
         self._compute.wait_for_done(timeout_ms)
+        self._kernels.wait_for_done(timeout_ms)
 
     @property
     def busy(self) -> bool:
-        return self._job is not None
+        return self._job is not None or self._preparing is not None
 
     # -- images ------------------------------------------------------------------------
     def _load_image(self, path: str) -> None:
@@ -149,6 +159,50 @@ class InferenceService(QtCore.QObject):
     def _engine_loaded(self, engine: Engine, model: str, device: str) -> None:
         self.engine = engine
         self.engineReady.emit(engine, model, device)
+        self._prepare_kernels()
+
+    # -- numba kernels -------------------------------------------------------------------
+    def _prepare_kernels(self) -> None:
+        """Compile or load the kernels the engine needs with the settings, unless they are
+        ready or being prepared (numba's lock serialises this with a decode that needs them)."""
+        engine, settings = self.engine, self.settings
+        if engine is None or self._preparing is not None:
+            return
+        groups = engine.kernel_groups(settings, viewer=True)
+        if ready(groups):
+            return
+
+        def work(task: Task) -> int:
+            return prepare(groups, lambda done, total: task.report(
+                done, total, f"{PREPARING}: {done}/{total}", cancellable=False))
+
+        task = Task(work)
+        task.signals.progress.connect(self.progress)
+        for signal in (task.signals.done, task.signals.failed):   # a failure recurs in the inference
+            signal.connect(lambda *_, t=task, g=groups: self._kernels_ended(t, g))
+        self._preparing = task
+        self._update_busy()
+        self._kernels.start(task)
+
+    def _kernels_ended(self, task: Task, groups: tuple[str, ...]) -> None:
+        task.release()
+        self._preparing = None
+        if self._job_progress is not None:
+            self.progress.emit(*self._job_progress)
+        self._update_busy()
+        if self.engine.kernel_groups(self.settings, viewer=True) != groups:   # changed meanwhile
+            self._prepare_kernels()
+
+    def _job_progressed(self, stage: int, stages: int, text: str) -> None:
+        """Show a job's stage, unless kernel preparation (what the job waits for) is shown."""
+        self._job_progress = stage, stages, text
+        if self._preparing is None:
+            self.progress.emit(stage, stages, text)
+
+    def _update_busy(self) -> None:
+        if self.busy != self._busy:
+            self._busy = self.busy
+            self.busyChanged.emit(self._busy)
 
     def _schedule(self) -> None:
         """Start whatever the current image still needs (at most one job at a time)."""
@@ -202,17 +256,16 @@ class InferenceService(QtCore.QObject):
         """Queue ``task`` on the compute thread; any job running is superseded."""
         if self._job is not None:
             self._job.cancel()
-        task.signals.progress.connect(self.progress)
+        task.signals.progress.connect(self._job_progressed)
         for signal in (task.signals.done, task.signals.failed, task.signals.cancelled):
             signal.connect(lambda *_, t=task: self._finished(t))
-        if self._job is None:
-            self.busyChanged.emit(True)
         self._job, self._job_key = task, key
+        self._update_busy()
         self._compute.start(task)
 
     def _finished(self, task: Task) -> None:
         task.release()
         if task is self._job:
-            self._job, self._job_key = None, None
-            self.busyChanged.emit(False)
+            self._job, self._job_key, self._job_progress = None, None, None
+            self._update_busy()
         self._schedule()
