@@ -39,7 +39,6 @@ import json
 import os
 import secrets
 import sqlite3
-import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,12 +46,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from pycocotools import mask as mask_utils
 
 from .coco_io import points_bbox
 from .errors import ImageLoadError, InputError
-from .image_io import safe_join
+from .image_io import load_image, safe_join
 from .skeleton import K
 
 PROVENANCES = ("predicted", "accepted", "edited", "manual")
@@ -110,7 +108,6 @@ SCHEMA_VERSION = len(MIGRATIONS)
 _IMAGE_COLUMNS = "id, path, width, height, size, mtime_ns, sha1, review, position"
 _PERSON_COLUMNS = ("keypoints", "mask_rle", "bbox_x", "bbox_y", "bbox_w", "bbox_h",
                    "iscrowd", "score", "provenance", "model", "settings")
-_ORIENTATION_TAG = 0x0112
 
 
 @dataclass(frozen=True)
@@ -673,13 +670,7 @@ def _sha1(file: Path) -> str:
 
 
 def displayed_size(file: Path) -> tuple[int, int]:
-    """(width, height) as displayed (EXIF rotations applied), from the header alone."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            with Image.open(file) as im:
-                width, height = im.size
-                rotated = im.getexif().get(_ORIENTATION_TAG) in (5, 6, 7, 8)
-        except Exception:  # Pillow raises many exception types on damaged files
-            raise ImageLoadError(file, "not an image, or an unreadable one") from None
-    return (height, width) if rotated else (width, height)
+    """(width, height) as displayed (EXIF rotations applied). The whole file is decoded, as
+    the viewer does: a file it cannot show (truncated, corrupt) is refused here too."""
+    height, width = load_image(file).shape[:2]
+    return width, height

@@ -1,12 +1,19 @@
 """The smaller defects a new user met: failure marks that vanished from the image list, a
 trace list that did not highlight its step, a status bar whose brush radius went stale,
-arrows and keypoints drawn outside the image, the last zoom carried over to the next image."""
+arrows and keypoints drawn outside the image, the last zoom carried over to the next image,
+a truncated JPEG accepted into a project while the viewer refuses it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 from PySide6 import QtCore
 
+from personlab_gui.core.errors import ImageLoadError
+from personlab_gui.core.image_io import load_image
+from personlab_gui.core.project import Project
 from personlab_gui.gui.layers.extent import clip_arrows, inside_image
 from personlab_gui.gui.panels.image_list import FAILED_COLOR
 
@@ -137,3 +144,21 @@ def test_a_new_image_is_shown_whole_not_at_the_last_zoom(qtbot, window, example_
     window.canvas.view.setRange(person, padding=0)
     qtbot.waitUntil(lambda: window.canvas.image_layer.image is not None, timeout=RESULT_TIMEOUT_MS)
     np.testing.assert_allclose(_target(window), (100, 100, 80, 120))
+
+
+def test_a_truncated_jpeg_the_viewer_refuses_is_not_added_to_a_project(qtbot, window, shared_data, tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    photo = shared_data / "coco_dev" / "val" / "images" / "000000000139.jpg"
+    (folder / "whole.jpg").write_bytes(photo.read_bytes())
+    truncated = folder / "truncated.jpg"
+    truncated.write_bytes(photo.read_bytes()[: photo.stat().st_size // 2])
+    with pytest.raises(ImageLoadError, match="corrupt or truncated"):
+        load_image(truncated)                                 # what the viewer says
+    with Project.create(tmp_path / "direct.plab", folder) as project:
+        with pytest.raises(ImageLoadError, match="truncated.jpg: corrupt or truncated"):
+            project.add_images([truncated])
+        assert project.count_images() == 0
+    assert window.editor.files.create(str(tmp_path / "p.plab"), str(folder))
+    assert "1 unreadable files skipped" in window.status.currentMessage()
+    assert [Path(p).name for p in window.session.paths] == ["whole.jpg"]
