@@ -347,7 +347,7 @@ def test_stop_signals_keep_finished_images(coco_dev_train, tmp_path, signals, co
 
 def test_sigint_while_the_model_loads_is_one_line(coco_dev_train, tmp_path):
     process, chunks = _start_infer(coco_dev_train / "images", tmp_path / "r.json")
-    time.sleep(0.5)  # importing torch and loading the model (on a fast machine: the first images)
+    time.sleep(1.0)  # importing torch and loading the model (on a fast machine: the first images)
     process.send_signal(signal.SIGINT)
     assert process.wait(60) == 130
     lines = [line for line in b"".join(chunks).decode().splitlines() if line.strip()]

@@ -231,13 +231,15 @@ class Trainer:
 
     def _check_outputs(self, resume: str | Path | None) -> None:
         """The model and the resume state may replace neither an input nor a project,
-        folder or device; the resume state being continued is replaced by design."""
+        folder or device (replacing an older model is said on stderr); the resume state
+        being continued is replaced by design."""
         cfg = self.config
         inputs = [*cfg.train_json, *filter(None, [cfg.val_json, resume, self.init_info["path"]]),
                   *(path for part in self.dataset.datasets for path in part.paths)]
         out, state = Path(cfg.out), state_path(cfg.out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        check_output(out, inputs, option="--out")
+        if check_output(out, inputs, option="--out"):
+            print(f"note: {out} exists and will be replaced", file=sys.stderr, flush=True)
         check_output(state, [p for p in inputs if not (resume and _same_file(p, resume))],
                      option="--out (its resume state)")
     def _setup_process(self) -> None:
