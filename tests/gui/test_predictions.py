@@ -103,7 +103,9 @@ def test_redo_of_replaced_predictions_is_dropped(qtbot, window, tmp_path):
     trigger(window, "visibility_1")                                   # an edit...
     stack.undo()                                                      # ...undone: its redo names a prediction
     assert stack.canRedo()
-    window.service.set_settings(dataclasses.replace(window.service.settings, label_threshold=0.01))
+    window.settings_panel.thresholds["label_threshold"].setValue(0.01)   # the setting, as the user sets it
+    window.settings_panel.apply()
+    assert window.prefs.inference_settings().label_threshold == 0.01
     qtbot.waitUntil(lambda: person not in doc.people, timeout=RESULT_TIMEOUT_MS)
     assert not stack.canRedo() and stack.count() == 0                 # no redo of a person that is gone
 
