@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-from .core.interrupts import Terminated, install_stop_handlers
+from .core.interrupts import Terminated, stop_handlers
 
 COMMANDS = {
     "infer": "run the model on images or folders and write COCO JSON",
@@ -44,14 +44,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] not in COMMANDS and not argv[0].startswith("-"):
         return _start_gui(argv)
-    install_stop_handlers()
     try:
-        args = build_parser().parse_args(argv)
-        if args.command is None:
-            return _start_gui([])
-        module = importlib.import_module(f"personlab_gui.commands.{args.command}")
-        return module.run(args)
+        with stop_handlers():
+            args = build_parser().parse_args(argv)
+            if args.command is not None:
+                module = importlib.import_module(f"personlab_gui.commands.{args.command}")
+                return module.run(args)
     except KeyboardInterrupt as exc:  # also SIGTERM (Terminated), e.g. while the model loads
         terminated = isinstance(exc, Terminated)
         print("terminated" if terminated else "interrupted", file=sys.stderr)
         return 143 if terminated else 130
+    return _start_gui([])

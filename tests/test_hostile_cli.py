@@ -29,7 +29,7 @@ from personlab_gui.core.errors import InputError
 from personlab_gui.core.model import CheckpointError, PersonLabNet, load_checkpoint, save_checkpoint
 from personlab_gui.core.model.checkpoint import FORMAT
 from personlab_gui.core.outputs import OutputError, check_output
-from personlab_gui.core.interrupts import Terminated
+from personlab_gui.core.interrupts import Terminated, deferred_interrupts, stop_handlers
 from personlab_gui.core.train import (CheckpointHook, HookBase, TrainConfig, Trainer, TrainError,
                                       engine_evaluate_fn, state_path)
 
@@ -310,6 +310,21 @@ def test_any_exception_mid_batch_still_writes_what_finished(tmp_path, capsys, mo
     errors = _errors(capsys.readouterr().err)
     assert "b.jpg: out of memory" in errors[0] and "ZeroDivisionError: a bug" in errors[1]
     assert [image["file_name"] for image in load_coco(out)["images"]] == ["a.jpg"]
+
+
+def test_a_signal_while_saving_waits_for_the_file_and_later_ones_are_ignored(tmp_path):
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    written = tmp_path / "saved"
+    with pytest.raises(Terminated):
+        with stop_handlers():
+            with deferred_interrupts():
+                os.kill(os.getpid(), signal.SIGTERM)
+                os.kill(os.getpid(), signal.SIGINT)  # the second Ctrl-C
+                written.write_text("complete")
+    assert written.read_text() == "complete"
+    assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN  # stays ignored until the process ends
+    for signum, handler in before.items():
+        signal.signal(signum, handler)
 
 
 def _start_infer(folder: Path, out: Path) -> tuple[subprocess.Popen, list[bytes]]:

@@ -1,7 +1,7 @@
 """Stopping signals for long commands: the first SIGINT or SIGTERM stops the work, none
 cuts short the saving of what finished.
 
-After ``install_stop_handlers()``, the first SIGINT raises ``KeyboardInterrupt`` and the
+Within ``stop_handlers()``, the first SIGINT raises ``KeyboardInterrupt`` and the
 first SIGTERM ``Terminated`` (a ``KeyboardInterrupt``, so every place that stops cleanly on
 Ctrl-C does the same on SIGTERM); later signals (a second Ctrl-C 20 ms after the first)
 are ignored (SIG_IGN, so also during the interpreter's shutdown), as the process is
@@ -46,19 +46,29 @@ def _on_signal(signum: int, frame) -> None:
     raise _interrupt_for(signum)
 
 
-def install_stop_handlers() -> None:
-    """Handle SIGINT and SIGTERM as described above (main thread only; else a no-op)."""
-    if threading.current_thread() is threading.main_thread():
-        _State.stopping, _State.held = False, None
-        for signum in _SIGNALS:
-            signal.signal(signum, _on_signal)
+@contextmanager
+def stop_handlers() -> Iterator[None]:
+    """Handle SIGINT and SIGTERM as described above within the block (main thread only;
+    elsewhere a no-op). The previous handlers come back afterwards, unless a stop signal
+    came: then both stay ignored until the process ends."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _State.stopping, _State.held = False, None
+    previous = {signum: signal.signal(signum, _on_signal) for signum in _SIGNALS}
+    try:
+        yield
+    finally:
+        if not _State.stopping:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
 
 @contextmanager
 def deferred_interrupts() -> Iterator[None]:
     """Run the block to its end; a stop signal received meanwhile is raised afterwards.
 
-    Effective once ``install_stop_handlers`` ran (otherwise the default handlers apply).
+    Effective within ``stop_handlers()`` (otherwise the default handlers apply).
     """
     _State.deferring += 1
     try:
