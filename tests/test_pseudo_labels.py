@@ -12,6 +12,7 @@ import pytest
 
 from personlab_gui.cli import main
 from personlab_gui.core import pseudo_labels as pl
+from personlab_gui.core.project import PersonRecord, Project
 from personlab_gui.core.result import Person
 from personlab_gui.core.skeleton import K
 
@@ -129,3 +130,41 @@ def test_val_labels_have_no_near_duplicates(val_dataset):
             pairs += 1
             assert pl.pose_oks(first, second, area) < pl.DUPLICATE_OKS
     assert pairs >= 20
+
+
+def test_prediction_store_is_one_idempotent_transaction(tmp_path, monkeypatch):
+    """Stored predictions: a failure halfway changes nothing, a second run of the same
+    model and settings changes nothing (also after reopening), user people stay."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(EXAMPLE.read_bytes())
+    path, settings = tmp_path / "p.plab", {"size": 641, "label_threshold": 0.09}
+    labelled = pl.labelled_keypoints(_pose(50, 5), HW)
+    people = [PersonRecord(labelled, score=s) for s in (0.9, 0.5)]
+    with Project.create(path, folder) as project:
+        (image,) = project.add_images(["a.jpg"])
+        user = project.add_person(image, PersonRecord(labelled, provenance="accepted"))
+        old = project.replace_predictions(image, people[:1], "old", settings)
+        insert, calls = Project._insert_person, []
+
+        def crash_on_second(self, *args):
+            calls.append(1)
+            if len(calls) == 2:
+                raise OSError("disk gone")
+            return insert(self, *args)
+
+        monkeypatch.setattr(Project, "_insert_person", crash_on_second)
+        with pytest.raises(OSError):
+            project.replace_predictions(image, people, "new", settings)
+        monkeypatch.undo()
+        assert list(project.people(image)) == [user, *old]              # all or nothing
+        assert project.wants_predictions(image, "new", settings)
+        new = project.replace_predictions(image, people, "new", settings)
+        assert project.replace_predictions(image, people, "new", dict(reversed(settings.items()))) is None
+        rows = {i: (p.provenance, p.model) for i, p in project.people(image).items()}
+        assert rows == {user: ("accepted", None), new[0]: ("predicted", "new"), new[1]: ("predicted", "new")}
+    with Project.open(path) as project:
+        assert project.replace_predictions(image, people, "new", settings) is None
+        assert {i: (p.provenance, p.model) for i, p in project.people(image).items()} == rows
+        project.set_review(image, True)
+        assert not project.wants_predictions(image, "newer", settings)  # never on a reviewed image
