@@ -180,6 +180,18 @@ def test_train_refuses_missing_validation_images(small_train_set, coco_dev_train
         engine_evaluate_fn(config, ["heatmap"])
 
 
+def test_unreadable_validation_image_is_reported_once(small_train_set, tmp_path, capsys):
+    train_json, images = small_train_set
+    config = TrainConfig(train_json=str(train_json), train_images=str(images), out=str(tmp_path / "m.pt"),
+                         val_json=str(train_json), val_images=str(images), max_steps=1)
+    evaluate = engine_evaluate_fn(config, ["heatmap", "short", "mid"])
+    model = load_checkpoint(ZOO[0])[0]
+    for _ in range(2):
+        assert 0.0 <= evaluate(model)["keypoints/AP"] <= 1.0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "validation image skipped" in warnings[0] and "truncated" in warnings[0]
+
+
 class _StopAt(HookBase):
     """Raises ``error`` after step 2, as Ctrl-C or a failing data loader would."""
 
