@@ -19,7 +19,7 @@ from .actions import make_action
 from .commands import AddPerson, DeletePerson, EditPeople, PaintMask, edit_person
 from .tools.base import ToolContext
 
-#: A duplicate is shifted by this many image pixels (right and down), so both show.
+#: A duplicate is shifted by this many image pixels (right and down, within the image), so both show.
 DUPLICATE_OFFSET = 12
 VISIBILITY_NAMES = ("not labelled", "occluded", "visible")
 
@@ -109,7 +109,9 @@ class EditActions(QtCore.QObject):
         doc, d = self.ctx.doc, DUPLICATE_OFFSET
         source = doc.person(person)
         keypoints = source.keypoints.copy()
-        keypoints[keypoints[:, 2] > 0, :2] += d
+        labelled = keypoints[:, 2] > 0
+        h, w = doc.image_hw
+        keypoints[labelled, :2] = np.minimum(keypoints[labelled, :2] + d, [w - 1, h - 1])   # stays inside
         box = doc.mask_box(person)
         moved = None if box is None else clip((box[0] + d, box[1] + d, box[2] + d, box[3] + d), doc.image_hw)
         rle = None

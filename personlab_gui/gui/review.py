@@ -66,9 +66,14 @@ class ReviewQueue(QtCore.QObject):
         if found is None:
             self._message("No predictions left to check on unreviewed images.")
             return
-        image, person = found
-        self._go_to_image(image)
-        self._show_person(person)
+        self._go_to_image(found[0])
+        # showing the image may have stored newer predictions in place of the one found
+        scored = [(p.score, i) for i, p in self.doc.people.items()
+                  if p.provenance == "predicted" and p.score is not None]
+        if not scored:
+            self._message("No predictions left on this image.")
+            return
+        self._show_person(min(scored)[1])
 
 
 class ReviewMarks(QtCore.QObject):
