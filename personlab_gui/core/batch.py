@@ -1,9 +1,8 @@
 """Running the engine over many images: per-file errors, progress reporting, clean interrupt.
 
 Used by the CLI (``infer``, ``eval``) and by anything else that processes a folder: a bad
-file yields an ``InputError`` for that file (an image too large for memory, an "out of
-memory" error) and the batch goes on; Ctrl-C stops after the current image, keeping what
-finished.
+file, or an image that runs out of memory, gives that file a one-line error and the batch
+goes on; Ctrl-C stops after the current image, keeping what finished.
 """
 
 from __future__ import annotations

@@ -242,6 +242,7 @@ class Trainer:
             print(f"note: {out} exists and will be replaced", file=sys.stderr, flush=True)
         check_output(state, [p for p in inputs if not (resume and _same_file(p, resume))],
                      option="--out (its resume state)")
+
     def _setup_process(self) -> None:
         device = select_device(self.config.device)
         if self.dist.enabled:
