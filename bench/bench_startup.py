@@ -27,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ASTRONAUT = ROOT / "personlab_gui" / "data" / "astronaut.jpg"
-PREPARING = "preparing the decoder"
+PREPARING = "preparing"   # the CLI's and the viewer's words for the one-time compilation
 #: The viewer as a user starts it (temporary preferences), reporting its first drawn result.
 GUI_SCRIPT = """
 import json, sys, time

@@ -53,7 +53,7 @@ def test_the_first_run_reports_its_preparation_and_later_runs_do_not(tmp_path):
 
 
 def test_the_viewer_shows_the_preparation_while_it_runs(qtbot, monkeypatch):
-    from personlab_gui.gui.inference import InferenceService
+    from personlab_gui.gui.inference import PREPARING, InferenceService
 
     release, texts = threading.Event(), []
 
@@ -69,7 +69,7 @@ def test_the_viewer_shows_the_preparation_while_it_runs(qtbot, monkeypatch):
     service.progress.connect(lambda stage, stages, text: texts.append(text))
     service.load_model("default", "cpu")
     qtbot.waitUntil(lambda: len(texts) >= 3, timeout=30000)
-    assert texts[-3:] == [f"{jit.PREPARING}: {n}/2" for n in range(3)]
+    assert texts[-3:] == [f"{PREPARING} {n}/2" for n in range(3)]
     assert service.busy and service.engine is not None
     release.set()
     qtbot.waitUntil(lambda: not service.busy, timeout=30000)

@@ -20,13 +20,15 @@ from PySide6 import QtCore
 
 from ..core.engine import Engine, FieldMaps, InferenceSettings
 from ..core.image_io import load_image
-from ..core.jit import PREPARING, prepare, ready
+from ..core.jit import prepare, ready
 from ..core.result import InferenceResult
 from .cache import LruCache
 from .workers import SerialExecutor, Task
 
 #: First element of the compute-job key of an engine load.
 _ENGINE = "<engine>"
+#: The progress text of the kernels' one-time compilation (short: it fits the status bar).
+PREPARING = "preparing decoder (once)"
 
 
 class InferenceService(QtCore.QObject):
@@ -174,7 +176,7 @@ class InferenceService(QtCore.QObject):
 
         def work(task: Task) -> int:
             return prepare(groups, lambda done, total: task.report(
-                done, total, f"{PREPARING}: {done}/{total}", cancellable=False))
+                done, total, f"{PREPARING} {done}/{total}", cancellable=False))
 
         task = Task(work)
         task.signals.progress.connect(self.progress)
