@@ -7,10 +7,10 @@ dataset`` and the predictions the app stores — keep a person only if it is
   ``MIN_KEYPOINT_SCORE`` and on the image -> v = 2; the others v = 0) and, when the model
   gives masks, a non-empty mask;
 * not a near-duplicate: its OKS with every higher-scored label (and every person
-  already labelled on the image, e.g. by the user) stays below
-  ``DUPLICATE_OKS`` (``pose_oks``: over its own labelled keypoints, the label's area as
-  scale, so a fragment of a label is its duplicate and a neighbour sharing one keypoint is not);
-* scoring at least the label threshold (``DEFAULT_LABEL_THRESHOLD`` unless the user sets one).
+  already labelled on the image, e.g. by the user) stays below ``DUPLICATE_OKS``
+  (``pose_oks``: over its own labelled keypoints, the label's area as scale, so a
+  fragment of a label is its duplicate and a neighbour sharing one keypoint is not);
+* scoring at least the label threshold (``DEFAULT_LABEL_THRESHOLD`` unless set).
 
 Everyone else is a *candidate*, with the reason (``judge``): viewable, never a label.
 People arrive sorted by score (the engine's order); ``judge`` sorts anyway.
@@ -25,8 +25,10 @@ crowd regions and people without keypoints are ignored: neither hits nor misses)
   5 of 93 labels at the chosen threshold (duplicates of people the ground truth ignores).
 * ``DEFAULT_LABEL_THRESHOLD`` = 0.09: the best F1 on a 0.01 grid (ties: the middle of the
   best run). train: 88 labels, 55 hits, 8 false, precision 0.873, recall 0.591, F1 0.705;
-  val: 34 labels, 29 hits, 4 false, precision 0.879, recall 0.806, F1 0.841. (Without the
-  policy's completeness rule, decoding keeps 223 people on train and 82 on val.)
+  val: 34 labels, 29 hits, 4 false, precision 0.879, recall 0.806, F1 0.841 (decoding
+  gives 223 people on train and 82 on val; COCO results keep them all).
+
+``MIN_KEYPOINT_SCORE`` (0.5) is the rule the app and ``infer`` used before; not tuned.
 """
 
 from __future__ import annotations
@@ -113,7 +115,8 @@ def judge(people: Sequence[PersonLike], image_hw: tuple[int, int], threshold: fl
     return verdicts
 
 
-def select_labels(people: Sequence[PersonLike], image_hw: tuple[int, int], threshold: float = DEFAULT_LABEL_THRESHOLD,
+def select_labels(people: Sequence[PersonLike], image_hw: tuple[int, int],
+                  threshold: float = DEFAULT_LABEL_THRESHOLD,
                   existing: Sequence[tuple[np.ndarray, float]] = ()) -> list[int]:
     """Indices of the people of an (H, W) image that become labels, in input order
     (``existing``: labels already on the image, see ``judge``)."""
