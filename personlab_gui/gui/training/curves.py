@@ -15,8 +15,10 @@ from .run import METRIC_NAMES, History, TrainingRun
 HEAD_COLORS = {"total": (240, 240, 240), "heatmap": (230, 25, 75), "segmentation": (60, 180, 75),
                "short": (255, 225, 25), "mid": (0, 130, 200), "long": (245, 130, 48)}
 AP_COLORS = {"keypoints/AP": (70, 200, 240), "segm/AP": (240, 90, 230)}
-#: Smallest y span of an AP plot, so noise-sized changes do not fill it.
+#: Smallest y span of an AP plot, so noise-sized changes do not fill it, and the room
+#: below and above the values (above: for the baseline's label), as fractions of the span.
 MIN_AP_SPAN = 0.04
+BELOW, ABOVE = 0.15, 0.4
 
 
 class TrainingCurves(pg.GraphicsLayoutWidget):
@@ -96,8 +98,8 @@ class TrainingCurves(pg.GraphicsLayoutWidget):
         values = [v for v in (*h.metrics.get(key, ()), h.baseline.get(key)) if v is not None and v >= 0]
         if values:
             low, high = min(values), max(values)
-            half = max(MIN_AP_SPAN, 1.3 * (high - low)) / 2
-            plot.setYRange((low + high) / 2 - half, (low + high) / 2 + half, padding=0)
+            span = max(MIN_AP_SPAN, high - low)
+            plot.setYRange(low - BELOW * span, high + ABOVE * span, padding=0)
 
 
 def _baseline(value: float, color: tuple) -> pg.InfiniteLine:
