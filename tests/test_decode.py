@@ -7,6 +7,7 @@ import pytest
 
 from personlab_gui.core.coco_io import detections_to_results, evaluate, load_coco
 from personlab_gui.core.engine import Engine, InferenceSettings, decode_fields
+from personlab_gui.core.hough import local_maxima
 from personlab_gui.core.image_io import load_image
 from personlab_gui.core.preprocess import make_transform, prepare_input
 from personlab_gui.core.skeleton import DIRECTED_EDGES, KAPPAS, POSE_HEADS
@@ -86,6 +87,15 @@ def test_coordinates_map_back_exactly_for_scaled_images(image_hw, size):
     pixel = 1.0 / make_transform(image_hw, size).scale_xy.min()
     errors = np.abs(result.people[0].keypoints[:, :2] - kps[:, :2])
     assert errors.max() < 0.75 * pixel
+
+
+def test_a_plateau_is_one_candidate_at_its_centroid_and_border_windows_are_clipped():
+    hough = np.zeros((2, 5, 6), dtype=np.float32)
+    hough[0, 2, 2] = hough[0, 2, 3] = 0.5            # a tie: the first cell in raster order wins
+    hough[1, 0, 0], hough[1, 0, 1] = 0.3, 0.1        # a corner: its window's inside part only
+    cands = local_maxima(hough, 4)
+    np.testing.assert_allclose(cands, [[0, (2 + 0.5) * 4, 2 * 4, 0.5],
+                                       [1, 0.1 / 0.4 * 4, 0, 0.3]], rtol=1e-6)
 
 
 def test_input_transform_round_trip():

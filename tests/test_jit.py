@@ -29,7 +29,7 @@ def test_every_kernel_has_exactly_its_declared_signature_after_decoding(shared_d
             assert result.people and all(p.mask is not None for p in result.people)
     _ = result.mid_raw, result.mid_refined
     declared = jit.kernels(ALL_GROUPS)
-    assert len(declared) == 13
+    assert len(declared) == 12
     for dispatcher, args in declared:
         assert dispatcher.signatures == [args], dispatcher.py_func.__name__
 

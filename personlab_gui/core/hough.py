@@ -54,43 +54,29 @@ def hough_maps(heat: np.ndarray, short: np.ndarray, field_stride: int) -> np.nda
     return acc
 
 
-@kernel("float32[:, :, ::1], float64, int64, float32[:, ::1]", "personlab")
-def _local_maxima(hough, threshold, field_stride, out):
-    """Write candidates (k, x, y, score) into the rows of ``out``; returns how many."""
-    n, h, w = hough.shape
-    count = 0
-    for k in range(n):
-        for i in range(h):
-            for j in range(w):
-                v = hough[k, i, j]
-                if v < threshold:
-                    continue
-                is_max = True
-                sw, sx, sy = 0.0, 0.0, 0.0
-                for di in range(-1, 2):
-                    for dj in range(-1, 2):
-                        ii, jj = i + di, j + dj
-                        if 0 <= ii < h and 0 <= jj < w:
-                            u = hough[k, ii, jj]
-                            if u > v or (u == v and (di < 0 or (di == 0 and dj < 0))):
-                                is_max = False
-                            sw += u
-                            sx += u * dj
-                            sy += u * di
-                if is_max and count < out.shape[0]:
-                    out[count, 0] = k
-                    out[count, 1] = (j + sx / sw) * field_stride
-                    out[count, 2] = (i + sy / sw) * field_stride
-                    out[count, 3] = v
-                    count += 1
-    return count
-
-
 def local_maxima(hough: np.ndarray, field_stride: int,
                  threshold: float = CANDIDATE_THRESHOLD) -> np.ndarray:
-    """Candidates (n, 4): keypoint type, x, y (input px, 3x3 centroid), score; best first."""
-    hough = f32(hough)
-    out = np.empty((hough.size // 4 + 1, 4), dtype=np.float32)
-    cands = out[:_local_maxima(hough, float(threshold), int(field_stride), out)]
-    return cands[np.argsort(-cands[:, 3], kind="stable")]
+    """Candidates (n, 4): keypoint type, x, y (input px), score; best first.
 
+    A candidate is a cell scoring >= ``threshold`` that no 3x3 neighbour beats (a tie goes
+    to the neighbour first in raster order); its position is the centroid of its 3x3 window
+    weighted by score.
+    """
+    n, h, w = hough.shape
+    k, i, j = np.nonzero(hough >= threshold)
+    v = hough[k, i, j]
+    padded = np.pad(hough, ((0, 0), (1, 1), (1, 1)))      # outside: adds nothing to the sums
+    is_max = np.ones(len(v), dtype=bool)
+    sw, sx, sy = np.zeros(len(v)), np.zeros(len(v)), np.zeros(len(v))
+    for di in (-1, 0, 1):
+        for dj in (-1, 0, 1):
+            u = padded[k, i + 1 + di, j + 1 + dj]
+            inside = (i + di >= 0) & (i + di < h) & (j + dj >= 0) & (j + dj < w)
+            is_max &= ~(inside & ((u > v) | ((u == v) & (di < 0 or (di == 0 and dj < 0)))))
+            u = u.astype(np.float64)
+            sw += u
+            sx += u * dj
+            sy += u * di
+    cands = np.stack([k, (j + sx / sw) * field_stride, (i + sy / sw) * field_stride, v],
+                     axis=1)[is_max].astype(np.float32)
+    return cands[np.argsort(-cands[:, 3], kind="stable")]
