@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .coco_io import write_json_atomic
 from .errors import InputError
-from .project import Project
+from .project import Project, database_errors
 from .project_coco import project_to_coco
 
 #: The fewest (non-crowd) people a validation set may have.
@@ -100,7 +100,7 @@ def _subset(data: dict, keep) -> dict:
 def reviewed_coco(project_path: str | os.PathLike) -> ReviewedData:
     """The project's reviewed images as COCO (RLE masks); a one-line ``InputError`` when
     there are none or one of their files is missing."""
-    with Project.open(project_path) as project:
+    with database_errors(project_path), Project.open(project_path, read_only=True) as project:
         data = project_to_coco(project, reviewed_only=True, rle=True)
         root = project.image_root
         verified = frozenset(project.image(i).path for i in project.image_ids(reviewed_only=True)
