@@ -523,6 +523,20 @@ def test_a_read_only_project_exports_and_refuses_imports_in_one_line(store, tmp_
     assert sorted(p.name for p in plab.parent.iterdir() if p.name.startswith("p.plab")) == ["p.plab"]
 
 
+def test_changing_a_project_without_write_access_is_one_line(store, capsys, monkeypatch):
+    """What the test above checks with real permissions, for root too (who may write anyway)."""
+    from personlab_gui.core import project as project_module
+
+    plab, images, good = store
+    before = plab.read_bytes()
+    monkeypatch.setattr(project_module.os, "access", lambda path, mode: mode != os.W_OK)
+    argv = ["project", "import", str(plab), "--coco", str(good), "--images", str(images), "--add-duplicates"]
+    assert main(argv) == 2
+    _one_line_error(capsys, str(plab), "read-only", "exporting works")
+    assert main(["project", "info", str(plab)]) == 0
+    assert plab.read_bytes() == before
+
+
 def test_read_only_opens_never_write_nor_migrate(store):
     plab, _, _ = store
     before = plab.read_bytes()
