@@ -148,7 +148,7 @@ class DeletePerson(DocumentCommand):
     """A person deleted."""
 
     def __init__(self, doc: Document, person_id: int) -> None:
-        super().__init__(doc, f"Delete person {person_id}")
+        super().__init__(doc, f"Delete person #{doc.number(person_id)}")
         self.person_id = person_id
         self.person: PersonRecord | None = None
 

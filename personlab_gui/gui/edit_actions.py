@@ -68,9 +68,10 @@ class EditActions(QtCore.QObject):
         if person is None:
             return
         if self.ctx.doc.person(person).provenance != "predicted":
-            self.ctx.message(f"Person #{person} is not a prediction.")
+            self.ctx.message(f"Person #{self.ctx.doc.number(person)} is not a prediction.")
             return
-        self.ctx.stack.push(EditPeople(self.ctx.doc, f"Accept person {person}", {person: {"provenance": "accepted"}}))
+        self.ctx.stack.push(EditPeople(self.ctx.doc, f"Accept person #{self.ctx.doc.number(person)}",
+                                       {person: {"provenance": "accepted"}}))
 
     def accept_all(self) -> None:
         predicted = [i for i, p in self.ctx.doc.people.items() if p.provenance == "predicted"]
@@ -101,7 +102,8 @@ class EditActions(QtCore.QObject):
         person = self.ctx.selected_person()
         if person is None:
             return
-        command = AddPerson(self.ctx.doc, self._shifted_copy(person), f"Duplicate person {person}")
+        number = self.ctx.doc.number(person)
+        command = AddPerson(self.ctx.doc, self._shifted_copy(person), f"Duplicate person #{number}")
         self.ctx.stack.push(command)
         self.ctx.selection.select(command.person_id)
 
@@ -165,7 +167,7 @@ class EditActions(QtCore.QObject):
             return
         people = [i for i, p in doc.people.items() if (p.keypoints[:, 2] > 0).any() and not p.iscrowd]
         if person not in people:
-            self.ctx.message(f"Person #{person} needs labelled keypoints (and not be a crowd).")
+            self.ctx.message(f"Person #{doc.number(person)} needs labelled keypoints (and not be a crowd).")
             return
         masks = reassigned_masks(result, [doc.people[i].keypoints for i in people], self._assignment())
         mask = masks[people.index(person)]

@@ -13,10 +13,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..core.project import Project
 from ..core.result import InferenceResult
+from ..core.skeleton import K
 from .actions import make_action
 from .document import Document
 from .edit_actions import EditActions
@@ -36,6 +38,9 @@ if TYPE_CHECKING:
 
 #: Viewer layers hidden while a project is open (the document draws the people instead).
 RESULT_PEOPLE_LAYERS = ("people", "masks")
+#: A decoded person carries the number of a project person sharing at least this many of
+#: its keypoint positions (a stored prediction, maybe edited since).
+SAME_PERSON_KEYPOINTS = K // 2 + 1
 #: Room around a person the view zooms to, as a fraction of its box.
 PERSON_PADDING = 0.6
 UNDO_KEYS, REDO_KEYS = "Ctrl+Z", "Ctrl+Shift+Z"
@@ -67,6 +72,7 @@ class Editor(QtCore.QObject):
         self.review = ReviewQueue(self.doc, self.stack, window, self.go_to_image, self.show_person, self.message)
         self.files = ProjectFiles(window, self.doc, window.prefs.last_folder, self.message)
         self._image_ids: dict[str, int] = {}
+        self._named: tuple = (None, None)   # the result and numbers the panels show
         self._make_actions()
         self._make_docks()
         self._make_menus()
@@ -139,6 +145,9 @@ class Editor(QtCore.QObject):
         self.doc.project_changed.connect(self._project_changed)
         for signal in (self.selection.changed, self.doc.person_changed, self.doc.review_changed):
             signal.connect(self._show_selection)
+        for signal in (self.doc.image_changed, self.doc.person_added, self.doc.person_removed,
+                       self.doc.person_changed, self.doc.project_changed, self.session.resultChanged):
+            signal.connect(self._name_people)
         self.files.opened.connect(self.open_project)
         self.files.imported.connect(self._reload_images)
         self.window.canvas.hovered.connect(lambda xy: self.tool.hover(xy))
@@ -241,6 +250,17 @@ class Editor(QtCore.QObject):
         pad = PERSON_PADDING * max(w, h, 50.0)
         self.window.canvas.view.setRange(QtCore.QRectF(x - pad, y - pad, w + 2 * pad, h + 2 * pad), padding=0)
 
+    def _name_people(self, *_) -> None:
+        """One number per person: the viewer's panels name decoded people by the project
+        numbers of their predictions, and the status bar counts the image's labels."""
+        doc, result, w = self.doc, self.result(), self.window
+        w.status.show_labelled(len(doc.people) if doc.image_id is not None else None)
+        numbers = None if doc.project is None else decoded_numbers(result, doc)
+        if result is not self._named[0] or numbers != self._named[1]:   # drags change people often
+            self._named = (result, numbers)
+            for view in (w.inspector, w.trace_panel, w.layers["trace"]):
+                view.set_numbers(numbers)
+
     def _context_menu(self) -> QtWidgets.QMenu | None:
         return self.edits.menu()
 
@@ -260,10 +280,22 @@ class Editor(QtCore.QObject):
         if person is not None and person in doc.people:
             record = doc.people[person]
             score = "" if record.score is None else f", score {record.score:.2f}"
-            lines.append(f"Person #{person}: {record.provenance}{score}"
+            lines.append(f"Person #{doc.number(person)}: {record.provenance}{score}"
                          f"{', crowd' if record.iscrowd else ''}, "
                          f"{int((record.keypoints[:, 2] > 0).sum())} keypoints, mask area {record.mask_area()}")
         return "\n".join(lines)
 
     def message(self, text: str) -> None:
         self.window.status.showMessage(text)
+
+
+def decoded_numbers(result: InferenceResult | None, doc: Document) -> dict[int, int]:
+    """Decoded index -> number of the project person stored from it (sharing most keypoints)."""
+    numbers: dict[int, int] = {}
+    for j, person in enumerate(result.people if result is not None else []):
+        for person_id, record in doc.people.items():
+            same = np.hypot(*(record.keypoints[:, :2] - person.keypoints[:, :2]).T) < 0.5
+            if record.model is not None and same.sum() >= SAME_PERSON_KEYPOINTS:
+                numbers[j] = doc.number(person_id)
+                break
+    return numbers

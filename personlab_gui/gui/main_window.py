@@ -287,9 +287,11 @@ class MainWindow(QtWidgets.QMainWindow):
         if result is None:
             return
         self.session.set_probe(xy)
+        people = self.layers["people"]
+        label = people.skeletons.label_at(xy) if people.shown else None   # a click on a label: its person
         hit = nearest_keypoint(result, xy, PICK_SCREEN_PX * self.canvas.pixel_size())
-        if hit is not None:
-            self.session.select_person(hit[0])
+        if label is not None or hit is not None:
+            self.session.select_person(label if label is not None else hit[0])
 
     # -- help and persistence --------------------------------------------------------------
     def show_shortcuts(self) -> None:

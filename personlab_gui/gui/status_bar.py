@@ -1,5 +1,6 @@
-"""The status bar: device, network and decode times, people found, and background
-progress with a cancel button; messages (errors included) on the left.
+"""The status bar: device, network and decode times, people (the decoded ones, or the
+labels of the project image shown), and background progress with a cancel button;
+messages (errors included) on the left.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ class StatusBar(QtWidgets.QStatusBar):
         self.network = QtWidgets.QLabel("network: – ms")
         self.decode = QtWidgets.QLabel("decode: – ms")
         self.people = QtWidgets.QLabel("people: –")
+        self._decoded = "people: –"
+        self._labelled: int | None = None
         self.progress = QtWidgets.QProgressBar()
         self.progress.setMaximumWidth(220)
         self.progress.setTextVisible(True)
@@ -32,12 +35,22 @@ class StatusBar(QtWidgets.QStatusBar):
 
     def show_result(self, result: InferenceResult | None) -> None:
         if result is None:
-            texts = ("network: – ms", "decode: – ms", "people: –")
+            texts = ("network: – ms", "decode: – ms")
+            self._decoded = "people: –"
         else:
-            texts = (f"network: {result.forward_ms:.0f} ms", f"decode: {result.decode_ms:.0f} ms",
-                     f"people: {result.num_people}")
-        for label, text in zip((self.network, self.decode, self.people), texts):
+            texts = (f"network: {result.forward_ms:.0f} ms", f"decode: {result.decode_ms:.0f} ms")
+            self._decoded = f"people: {result.num_people}"
+        for label, text in zip((self.network, self.decode), texts):
             label.setText(text)
+        self._show_people()
+
+    def show_labelled(self, count: int | None) -> None:
+        """The number of people the project image holds (None: no project image shown)."""
+        self._labelled = count
+        self._show_people()
+
+    def _show_people(self) -> None:
+        self.people.setText(self._decoded if self._labelled is None else f"people: {self._labelled} labelled")
 
     def set_busy(self, busy: bool) -> None:
         self.progress.setVisible(busy)

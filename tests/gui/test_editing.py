@@ -71,7 +71,12 @@ def screen(window, xy) -> QtCore.QPoint:
 
 
 def click(window, xy) -> None:
-    QTest.mouseClick(window.canvas.viewport(), LEFT, QtCore.Qt.KeyboardModifier.NoModifier, screen(window, xy))
+    click_device(window, screen(window, xy))
+
+
+def click_device(window, point: QtCore.QPoint) -> None:
+    """A left click at a viewport pixel of the canvas."""
+    QTest.mouseClick(window.canvas.viewport(), LEFT, QtCore.Qt.KeyboardModifier.NoModifier, point)
 
 
 def drag(qtbot, window, points) -> None:

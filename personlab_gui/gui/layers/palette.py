@@ -1,4 +1,10 @@
-"""One colour per detected person, shared by every layer and panel that names people."""
+"""One colour and one name per person, shared by every layer and panel that names people.
+
+A person's colour and number come from its stable id, never from a list position: in the
+plain viewer the decoded index (a result's people keep their order), with a project open
+the project's person number (``Document.number``); a decoded person then carries the
+number of the prediction stored from it (``Numbers``: decoded index -> project number).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +22,19 @@ def person_color(index: int) -> tuple[int, int, int]:
     """RGB colour of person ``index``."""
     r, g, b = _PALETTE[index % len(_PALETTE)]
     return int(r), int(g), int(b)
+
+
+#: Decoded index -> project number of the people a result stored as predictions (None: no project).
+Numbers = dict[int, int] | None
+
+
+def decoded_label(index: int, numbers: Numbers = None) -> str:
+    """How layers and panels name decoded person ``index`` (-1: dropped by the score threshold)."""
+    if index < 0:
+        return "a dropped candidate"
+    if numbers is None:
+        return f"#{index}"
+    return f"#{numbers[index]}" if index in numbers else f"candidate {index} (not stored)"
 
 
 def person_colors(count: int) -> np.ndarray:

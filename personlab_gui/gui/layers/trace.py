@@ -14,6 +14,7 @@ from ...core.result import InferenceResult, TraceEvent
 from ...core.skeleton import KEYPOINT_NAMES, NMS_RADIUS
 from .arrows import arrows_item, clear_arrows, set_arrows
 from .base import Layer
+from .palette import Numbers, decoded_label
 
 STYLE = {  # kind -> (scatter symbol, RGB)
     "seed": ("o", (255, 240, 0)),
@@ -24,26 +25,31 @@ STYLE = {  # kind -> (scatter symbol, RGB)
 CIRCLE = np.linspace(0.0, 2.0 * np.pi, 49)
 
 
-def describe(event: TraceEvent, transform: InputTransform) -> str:
+def describe(event: TraceEvent, transform: InputTransform, numbers: Numbers = None) -> str:
     """One line saying what the decoder did at ``event``, in image pixels."""
-    name = KEYPOINT_NAMES[event.keypoint]
+    name, who = KEYPOINT_NAMES[event.keypoint], _who(event, numbers)
     x, y = transform.to_image(np.array([event.x, event.y]))
     at = f"({x:.0f}, {y:.0f})"
     if event.kind == "seed":
-        return f"seed person #{event.person}: {name} at {at}, score {event.score:.3f}"
+        return f"seed {who}: {name} at {at}, score {event.score:.3f}"
     if event.kind == "nms_reject":
-        return f"reject {name} at {at} ({event.score:.3f}): within r of person #{event.person}"
+        return f"reject {name} at {at} ({event.score:.3f}): within r of {who}"
     if event.kind == "edge":
-        return f"person #{event.person}: follow {KEYPOINT_NAMES[event.from_keypoint]} → {name} to {at}"
-    return f"person #{event.person}: place {name} at {at}, score {event.score:.3f}"
+        return f"{who}: follow {KEYPOINT_NAMES[event.from_keypoint]} → {name} to {at}"
+    return f"{who}: place {name} at {at}, score {event.score:.3f}"
 
 
-def tag(event: TraceEvent) -> str:
+def tag(event: TraceEvent, numbers: Numbers = None) -> str:
     """A few words for the canvas beside the step's marker."""
-    name = KEYPOINT_NAMES[event.keypoint]
+    name, who = KEYPOINT_NAMES[event.keypoint], decoded_label(event.person, numbers)
     if event.kind == "edge":
-        return f"#{event.person} {KEYPOINT_NAMES[event.from_keypoint]} → {name}"
-    return f"#{event.person} {event.kind.replace('_', ' ')} {name} {event.score:.2f}"
+        return f"{who} {KEYPOINT_NAMES[event.from_keypoint]} → {name}"
+    return f"{who} {event.kind.replace('_', ' ')} {name} {event.score:.2f}"
+
+
+def _who(event: TraceEvent, numbers: Numbers) -> str:
+    label = decoded_label(event.person, numbers)
+    return label if not label.startswith("#") else f"person {label}"
 
 
 class TraceLayer(Layer):
@@ -54,7 +60,13 @@ class TraceLayer(Layer):
 
     def __init__(self) -> None:
         self.step = -1
+        self.numbers: Numbers = None
         super().__init__()
+
+    def set_numbers(self, numbers: Numbers) -> None:
+        """Name decoded people by these project numbers (None: by their index)."""
+        self.numbers = numbers
+        self.refresh()
 
     def _make_items(self) -> list:
         self.history = pg.ScatterPlotItem(pxMode=True, size=7, pen=None, brush=pg.mkBrush(80, 255, 80, 110))
@@ -83,7 +95,7 @@ class TraceLayer(Layer):
         self.history.setData(pos=to_image(placed) if len(placed) else np.zeros((0, 2)))
         self._draw_arrow(result, event)
         self._draw_circle(result, event, x, y)
-        self.label.setText(tag(event))
+        self.label.setText(tag(event, self.numbers))
         self.label.setPos(x, y)
         # below the point (person labels sit above heads), towards the image centre
         self.label.setAnchor((1.0 if x > result.image_hw[1] / 2 else 0.0, -0.4))

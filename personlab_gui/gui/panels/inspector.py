@@ -10,6 +10,7 @@ from PySide6 import QtCore, QtWidgets
 from ...core.result import InferenceResult
 from ...core.skeleton import KEYPOINT_NAMES
 from ..layers.base import ProbeRows
+from ..layers.palette import Numbers, decoded_label
 from ..probing import click_rows
 from .tables import fill_table, text_table
 
@@ -21,6 +22,7 @@ class InspectorPanel(QtWidgets.QWidget):
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
+        self._numbers: Numbers = None
         self.cursor_table = text_table(["map", "value at cursor"])
         self.click_title = QtWidgets.QLabel("Click the image to probe a pixel.")
         self.click_table = text_table(["clicked pixel", "value"])
@@ -57,14 +59,26 @@ class InspectorPanel(QtWidgets.QWidget):
     def set_result(self, result: InferenceResult | None) -> None:
         """Refill the person chooser (keeps nothing selected)."""
         self._result = result
+        self._fill_people()
+        self.show_person(-1)
+
+    def set_numbers(self, numbers: Numbers) -> None:
+        """Name decoded people by these project numbers (None: by their index)."""
+        self._numbers = numbers
+        current = self.person_combo.currentIndex()
+        self._fill_people()
+        with QtCore.QSignalBlocker(self.person_combo):
+            self.person_combo.setCurrentIndex(current)
+
+    def _fill_people(self) -> None:
+        result = self._result
         people = result.people if result is not None else []
         verdicts = result.label_verdicts if result is not None else []   # label, or why only a candidate
         with QtCore.QSignalBlocker(self.person_combo):
             self.person_combo.clear()
             self.person_combo.addItem(f"none ({len(people)} detected)")
-            self.person_combo.addItems([f"#{j}  score {p.score:.3f}  {verdict}"
+            self.person_combo.addItems([f"{decoded_label(j, self._numbers)}  score {p.score:.3f}  {verdict}"
                                         for j, (p, verdict) in enumerate(zip(people, verdicts))])
-        self.show_person(-1)
 
     def show_person(self, index: int) -> None:
         """Per-keypoint expected-OKS scores and the instance score of person ``index``."""

@@ -1,5 +1,6 @@
 """The decoding trace panel: every step of the greedy decoder, stepped with previous/next;
-the current step is drawn on the canvas by the trace layer.
+the current step is drawn on the canvas by the trace layer. People are named as everywhere
+(``palette.decoded_label``): with a project open, by the number of their stored prediction.
 """
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 from PySide6 import QtCore, QtWidgets
 
 from ...core.result import InferenceResult
+from ..layers.palette import Numbers
 from ..layers.trace import describe
 
 
@@ -18,6 +20,8 @@ class TracePanel(QtWidgets.QWidget):
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.step = -1
+        self._result: InferenceResult | None = None
+        self._numbers: Numbers = None
         self.title = QtWidgets.QLabel()
         self.steps = QtCore.QStringListModel(self)
         self.list = QtWidgets.QListView()
@@ -40,13 +44,23 @@ class TracePanel(QtWidgets.QWidget):
         self.set_result(None)
 
     def set_result(self, result: InferenceResult | None) -> None:
-        events = result.trace if result is not None else []
-        self.steps.setStringList([f"{i}: {describe(e, result.transform)}" for i, e in enumerate(events)])
+        self._result = result
+        self.steps.setStringList(self._lines())
         if result is None:
             self.title.setText("No result yet.")
-        elif not events:
+        elif not result.trace:
             self.title.setText(f"No trace: the {result.decoder} decoder does not record one.")
         self.show_step(-1)
+
+    def set_numbers(self, numbers: Numbers) -> None:
+        """Name decoded people by these project numbers (None: by their index); the step stays."""
+        self._numbers = numbers
+        for row, line in enumerate(self._lines()):
+            self.steps.setData(self.steps.index(row), line)
+
+    def _lines(self) -> list[str]:
+        events = self._result.trace if self._result is not None else []
+        return [f"{i}: {describe(e, self._result.transform, self._numbers)}" for i, e in enumerate(events)]
 
     def _row_chosen(self, index: QtCore.QModelIndex) -> None:
         if index.row() != self.step:       # the user picked a row (not ``show_step`` echoing)
