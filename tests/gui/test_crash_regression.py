@@ -181,6 +181,29 @@ def test_unfinished_tool_work_is_dropped_when_the_image_changes(qtbot, tmp_path)
     doc.close_project()
 
 
+def test_a_stroke_or_drag_whose_person_went_away_is_dropped(qtbot, tmp_path):
+    """Predictions re-stored when a result arrives (or an undo) may remove the person a
+    stroke or keypoint drag is working on: releasing the mouse then changes nothing."""
+    from personlab_gui.gui.commands import DeletePerson
+    from personlab_gui.gui.tools.keypoints import KeypointTool
+
+    doc, (image,) = _project_with_masks(tmp_path, [(300, 200)])
+    stack, selection = QtGui.QUndoStack(), Selection(doc)
+    ctx = ToolContext(doc, stack, selection, MaskOverlay(doc, selection), BrushSettings(), pg.ViewBox(),
+                      lambda: None, lambda: 1.0, lambda text: None, lambda: None, lambda xy: None)
+    brush, keypoints = BrushTool(ctx), KeypointTool(ctx)
+    doc.set_image(image)
+    person = next(iter(doc.people))
+    selection.select(person)
+    assert brush.drag_start(np.array([50.0, 50.0]))
+    assert keypoints.drag_start(doc.people[person].keypoints[0, :2])
+    stack.push(DeletePerson(doc, person))
+    brush.drag_end(np.array([80.0, 60.0]))
+    keypoints.drag_end(np.array([90.0, 90.0]))
+    assert stack.count() == 1 and not doc.people and not doc.project.people(image)
+    doc.close_project()
+
+
 def test_mask_texture_keeps_the_buffer_qt_paints_from(qtbot):
     """The QImage over the overlay's numpy buffer never outlives it: resize twice, collect,
     churn the allocator, then paint and read back the colour written into ``pixels``."""

@@ -112,8 +112,8 @@ class StrokeTool(Tool):
         person, box, work = self._person, self._box, self._work
         self._person = self._work = self._box = None
         self.ctx.overlay.end_preview()
-        if box is None:
-            return
+        if box is None or self.ctx.doc.resolve(person) not in self.ctx.doc.people:
+            return   # nothing painted, or the person went away meanwhile (new predictions, undo)
         after = work[slices(box)]
         if not np.array_equal(after, self.ctx.doc.mask_crop(person, box)):
             self.ctx.stack.push(PaintMask(self.ctx.doc, person, box, after, self.stroke_name))

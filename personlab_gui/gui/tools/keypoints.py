@@ -57,6 +57,8 @@ class KeypointTool(Tool):
         return True
 
     def drag_move(self, xy: np.ndarray) -> None:
+        if self._drag is not None and self.ctx.doc.resolve(self._drag[0]) not in self.ctx.doc.people:
+            self._drag = None   # the person went away during the drag (new predictions, undo)
         if self._drag is not None:
             self.ctx.stack.push(MoveKeypoint(self.ctx.doc, *self._drag[:2], xy, self._drag[2]))
 
