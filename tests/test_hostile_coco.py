@@ -461,6 +461,7 @@ def test_an_old_project_with_an_absolute_root_still_works(tmp_path):
 def test_cli_re_points_a_moved_image_folder(store, tmp_path, capsys):
     plab, images, _ = store
     shutil.move(images, tmp_path / "new_place")
+    images.mkdir()                                                 # an empty folder where they were
     assert main(["project", "info", str(plab)]) == 0
     assert "(missing: re-point it with 'personlab-gui project root')" in capsys.readouterr().out
     (tmp_path / "empty").mkdir()

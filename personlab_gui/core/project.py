@@ -192,9 +192,8 @@ class Project:
     """An open ``.plab`` file. Use ``Project.create`` / ``Project.build`` / ``Project.open``,
     then ``close()`` (or a ``with`` block). Unknown image or person ids raise ``KeyError``."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection, read_only: bool = False) -> None:
+    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
         self.path = path
-        self.read_only = read_only
         self._conn = conn
         self.image_root = _image_root(path, self.meta())
 
@@ -258,7 +257,7 @@ class Project:
             with database_errors(path):
                 conn = _read_only_connection(path) if read_only else _writable_connection(path)
                 _migrate(conn, path, read_only)
-                return cls(path, conn, read_only)
+                return cls(path, conn)
         except BaseException:
             if conn is not None:
                 conn.close()
@@ -329,8 +328,10 @@ class Project:
             raise InputError(self.path, f"damaged project file ({first}); restore a backup")
 
     def images_missing(self) -> bool:
-        """Whether the image root is gone (the images moved without the project)."""
-        return not self.image_root.is_dir()
+        """Whether the images are not where the project looks for them (they moved
+        without the project): the image root, or its first image, is gone."""
+        row = self._conn.execute("SELECT path FROM images ORDER BY position LIMIT 1").fetchone()
+        return not self.image_root.is_dir() or (row is not None and not (self.image_root / row[0]).is_file())
 
     # ------------------------------------------------------------------ images
 
