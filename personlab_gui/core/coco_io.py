@@ -4,6 +4,14 @@ pycocotools does the mask arithmetic and the evaluation; this module adds the ch
 one-line ``CocoFormatError`` messages it lacks, quiet evaluation, and the conversion of
 decoded people (anything with ``.keypoints`` (K, 3), ``.score`` and ``.mask``) to COCO records.
 
+Every COCO reader (project import, ``eval --gt``, training, the app) goes through
+``load_coco``, which checks everything pycocotools would trust before any pycocotools call:
+polygons, boxes and labelled keypoints must lie on their image (give or take
+``EDGE_TOLERANCE`` pixels plus ``EDGE_TOLERANCE_SHARE`` of the side: huge coordinates
+crash or exhaust pycocotools' rasteriser), RLE must have the image's size and runs that
+cover it exactly (compressed text decoded here), ids and sizes must fit 64 bits, file
+names must be usable paths; deep nesting and over-long integers are JSON errors.
+
 Conventions:
 
 * Results (``detections_to_results``): the third value of each keypoint triple carries the
@@ -142,7 +150,7 @@ def _validate_images(images: list) -> dict[int, tuple[int, int]]:
             raise _Invalid(f"width and height must be positive integers ({where})")
         if width * height > MAX_PIXELS:
             raise _Invalid(f"{width} x {height} is over {MAX_PIXELS / 1e6:.0f} megapixels ({where})")
-        problem = file_name_problem(image["file_name"])
+        problem = _file_name_problem(image["file_name"])
         if problem:
             raise _Invalid(f"file_name {problem} ({where})")
         if image["id"] in sizes:
@@ -158,7 +166,7 @@ def _image_where(image: object, index: int) -> str:
     return f"image id {image['id']}" + (f", {name}" if isinstance(name, str) and "\x00" not in name else "")
 
 
-def file_name_problem(name: object) -> str | None:
+def _file_name_problem(name: object) -> str | None:
     """Why ``name`` cannot be a COCO ``file_name`` (a relative file path), or None."""
     if not isinstance(name, str) or not name:
         return "must be a non-empty string"
@@ -230,9 +238,9 @@ def _validate_keypoints(ann: dict, image_hw: tuple[int, int]) -> None:
         if v and not (_inside([x], image_hw[1]) and _inside([y], image_hw[0])):
             raise _Invalid(f"keypoint {k} at ({x}, {y}) lies outside the {image_hw[1]} x {image_hw[0]} image "
                            "(label it v = 0 instead)")
-    count = ann.get("num_keypoints")
     if "num_keypoints" not in ann:
         raise _Invalid("missing field 'num_keypoints'")
+    count = ann["num_keypoints"]
     if not (_is_int(count) and 0 <= count <= K):
         raise _Invalid(f"num_keypoints must be an integer from 0 to {K}")
 
