@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
+import shiboken6
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ...core.errors import InputError
@@ -233,9 +234,10 @@ class TrainingPanel(QtWidgets.QWidget):
             self.show_error(message)
 
     def _submit(self, work, done: Callable, failed: Callable[[str], None]) -> None:
+        """Run ``work`` off the GUI thread; its outcome is dropped if the tab is gone by then."""
         task = Task(work)
-        task.signals.done.connect(done)
-        task.signals.failed.connect(failed)
+        task.signals.done.connect(lambda value: shiboken6.isValid(self) and done(value))
+        task.signals.failed.connect(lambda message: shiboken6.isValid(self) and failed(message))
         for signal in (task.signals.done, task.signals.failed, task.signals.cancelled):
             signal.connect(lambda *_, t=task: t.release())
         self._pool.start(task)
