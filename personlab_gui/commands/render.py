@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -85,7 +86,7 @@ def _write_png(pixmap, path: Path) -> bool:
     try:
         if not pixmap.save(tmp, "PNG"):
             return False
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644)
         os.replace(tmp, path)
         return True
     finally:
