@@ -287,6 +287,23 @@ def test_unlistable_folder_is_one_line(tmp_path, capsys, monkeypatch):
     assert len(errors) == 1 and "cannot list the folder: permission denied" in errors[0]
 
 
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads and writes every folder")
+def test_unreadable_folder_and_read_only_out_folder_for_real(photo, tmp_path, capsys):
+    locked, read_only = tmp_path / "locked", tmp_path / "read_only"
+    locked.mkdir()
+    read_only.mkdir()
+    locked.chmod(0)
+    read_only.chmod(0o555)
+    try:
+        assert main(["infer", str(locked), "--out", str(tmp_path / "r.json")]) == 2
+        assert main(["infer", str(photo), "--out", str(read_only / "r.json")]) == 2
+    finally:
+        locked.chmod(0o755)
+        read_only.chmod(0o755)
+    errors = _errors(capsys.readouterr().err)
+    assert "permission denied" in errors[0] and "cannot write in" in errors[1]
+
+
 def test_non_utf8_file_name_keeps_the_dataset_importable(photo, tmp_path, capsys):
     odd = Path(os.fsdecode(os.fsencode(str(tmp_path)) + b"/caf\xe9.jpg"))
     shutil.copy(photo, odd)
