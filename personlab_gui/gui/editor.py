@@ -251,14 +251,15 @@ class Editor(QtCore.QObject):
         self.window.canvas.view.setRange(QtCore.QRectF(x - pad, y - pad, w + 2 * pad, h + 2 * pad), padding=0)
 
     def _name_people(self, *_) -> None:
-        """One number per person: the viewer's panels name decoded people by the project
-        numbers of their predictions, and the status bar counts the image's labels."""
+        """One number per person: the viewer's panels and layers name (and colour) decoded
+        people by the project numbers of their predictions; the status bar counts the image's
+        labels."""
         doc, result, w = self.doc, self.result(), self.window
         w.status.show_labelled(len(doc.people) if doc.image_id is not None else None)
         numbers = None if doc.project is None else decoded_numbers(result, doc)
         if result is not self._named[0] or numbers != self._named[1]:   # drags change people often
             self._named = (result, numbers)
-            for view in (w.inspector, w.trace_panel, w.layers["trace"]):
+            for view in (w.inspector, w.trace_panel, *w.layers.values()):
                 view.set_numbers(numbers)
 
     def _context_menu(self) -> QtWidgets.QMenu | None:

@@ -6,6 +6,8 @@ positions are original-image pixels unless a name says otherwise.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ..core.result import InferenceResult
@@ -72,11 +74,13 @@ def distance_text(d: float) -> str:
     return f"{d:.3f}  ≤ t: joins" if d <= MASK_THRESHOLD else f"{d:.3f}"
 
 
-def click_rows(result: InferenceResult, xy: np.ndarray) -> list[tuple[str, str]]:
-    """What a click reports: D to every person (with long-range), else the pixel's vectors."""
+def click_rows(result: InferenceResult, xy: np.ndarray,
+               name: Callable[[int], str] = "#{}".format) -> list[tuple[str, str]]:
+    """What a click reports: D to every person (with long-range; ``name`` names decoded
+    person j), else the pixel's vectors."""
     distances = embedding_distances(result, xy)
     if distances is not None:
-        return [(f"D to person #{j}", distance_text(distances[j])) for j in np.argsort(distances)]
+        return [(f"D to person {name(j)}", distance_text(distances[j])) for j in np.argsort(distances)]
     return [(label, vector_text(vector)) for label, vector in pixel_vectors(result, xy)]
 
 

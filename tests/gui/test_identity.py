@@ -18,6 +18,7 @@ from personlab_gui.gui.document import Document
 from personlab_gui.gui.layers.annotations import AnnotationView
 from personlab_gui.gui.layers.mask_overlay import ALPHA, MaskOverlay
 from personlab_gui.gui.layers.masks import MasksLayer
+from personlab_gui.gui.layers.people import PeopleLayer
 from personlab_gui.gui.layers.palette import decoded_label, person_color
 from personlab_gui.gui.layers.trace import describe
 from personlab_gui.gui.selection import Selection
@@ -95,6 +96,20 @@ def test_viewer_masks_only_for_the_people_drawn_in_their_colour(qtbot):
     rgba = layer.rgba(result)
     assert (rgba[15, 15] == 0).all()                                # the hidden candidate: no mask
     assert tuple(rgba[60, 100, :3]) == person_color(0)              # the person's own colour on top
+
+
+def test_with_a_project_decoded_people_take_their_prediction_number_and_colour(qtbot):
+    result = make_result(with_long=True)
+    people, masks = PeopleLayer(), MasksLayer()
+    masks.visible = True
+    for layer in (people, masks):
+        layer.update(result)
+        layer.set_numbers({0: 17})
+    (label,) = people.skeletons.labels
+    assert label.text.startswith("#17 ") and label.owner == 0
+    assert (label.fill.red(), label.fill.green(), label.fill.blue()) == person_color(17) != person_color(0)
+    assert tuple(masks.rgba(result)[60, 100, :3]) == person_color(17)
+    assert masks.probe(np.array([100.0, 60.0])) == [("mask", "#17")]
 
 
 def test_trace_names_dropped_people_and_project_numbers():

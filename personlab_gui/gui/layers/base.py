@@ -17,6 +17,7 @@ from PySide6 import QtGui, QtWidgets
 from ...core.result import InferenceResult
 from ...core.skeleton import KEYPOINT_NAMES
 from .image_item import FastImageItem
+from .palette import Numbers
 
 COLORMAPS: tuple[str, ...] = ("inferno", "viridis", "magma", "plasma", "turbo", "cividis")
 ALL = "all"
@@ -53,6 +54,7 @@ class Layer:
 
     def __init__(self) -> None:
         self.result: InferenceResult | None = None
+        self.numbers: Numbers = None   # decoded index -> project number (None: no project)
         self.options: list[Option] = self._make_options()
         self._items: list[QtWidgets.QGraphicsItem] = self._make_items()
         self._visible = self.default_visible
@@ -97,6 +99,12 @@ class Layer:
     @property
     def items(self) -> list[QtWidgets.QGraphicsItem]:
         return self._items
+
+    def set_numbers(self, numbers: Numbers) -> None:
+        """Name and colour decoded people by these project numbers (None: by their index)."""
+        if numbers != self.numbers:
+            self.numbers = numbers
+            self.refresh()
 
     def update(self, result: InferenceResult | None) -> None:
         """Show ``result`` (``None``: nothing)."""

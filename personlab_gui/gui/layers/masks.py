@@ -9,7 +9,7 @@ from ...core.result import InferenceResult
 from ..probing import pixel_index
 from .base import Layer, ProbeRows, image_pixel_transform
 from .image_item import FastImageItem
-from .palette import person_color
+from .palette import decoded_color, decoded_label
 from .people import confident
 
 MASK_ALPHA = 120
@@ -46,14 +46,14 @@ class MasksLayer(RgbaOverlayLayer):
     def rgba(self, result: InferenceResult) -> np.ndarray:
         rgba = np.zeros((*result.image_hw, 4), np.uint8)
         for j in shown_masks(result)[::-1]:
-            rgba[result.people[j].mask] = (*person_color(j), MASK_ALPHA)
+            rgba[result.people[j].mask] = (*decoded_color(j, self.numbers), MASK_ALPHA)
         return rgba
 
     def probe(self, xy: np.ndarray) -> ProbeRows:
         pixel = pixel_index(self.result.image_hw, xy)
         if pixel is None:
             return []
-        owners = [f"#{j}" for j in shown_masks(self.result) if self.result.people[j].mask[pixel]]
+        owners = [decoded_label(j, self.numbers) for j in shown_masks(self.result) if self.result.people[j].mask[pixel]]
         return [("mask", ", ".join(owners) or "none")]
 
 

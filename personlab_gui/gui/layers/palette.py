@@ -37,6 +37,13 @@ def decoded_label(index: int, numbers: Numbers = None) -> str:
     return f"#{numbers[index]}" if index in numbers else f"candidate {index} (not stored)"
 
 
-def person_colors(count: int) -> np.ndarray:
-    """(count, 3) uint8 RGB colours of persons 0..count-1."""
-    return _PALETTE[np.arange(count) % len(_PALETTE)]
+def decoded_colors(count: int, numbers: Numbers = None) -> np.ndarray:
+    """(count, 3) uint8 RGB colours of decoded people 0..count-1: their project number's
+    when stored (``numbers``), else their index's."""
+    keys = np.array([(numbers or {}).get(j, j) for j in range(count)], int)
+    return _PALETTE[keys % len(_PALETTE)]
+
+
+def decoded_color(index: int, numbers: Numbers = None) -> tuple[int, int, int]:
+    """RGB colour of decoded person ``index`` (see ``decoded_colors``)."""
+    return person_color((numbers or {}).get(index, index))

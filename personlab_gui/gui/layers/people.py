@@ -20,7 +20,7 @@ from ...core.result import InferenceResult
 from ...core.skeleton import COCO_SKELETON, KEYPOINT_NAMES
 from .base import Layer, Option, ProbeRows
 from .extent import inside_image, on_image
-from .palette import person_color, person_colors
+from .palette import decoded_color, decoded_colors, decoded_label
 from .skeleton_item import Label, SegmentGroup, SkeletonItem
 
 #: Links between keypoints scoring less than this (both ends' minimum) are not drawn.
@@ -76,14 +76,14 @@ class PeopleLayer(Layer):
         drawn = self.drawn_people(result)
         groups, labels = [], []
         for j in drawn:
-            keypoints, color = on_image(result.people[j].keypoints, result.image_hw), person_color(j)
+            keypoints, color = on_image(result.people[j].keypoints, result.image_hw), decoded_color(j, self.numbers)
             faded = np.rint(FADE_TO + weights[j] * (np.array(color) - FADE_TO)).astype(int)
             width = 4.0 if j == self.selected else 2.0 if weights[j] == 1.0 else 1.0
             pen = pg.mkPen(*faded.tolist(), width=width)
             groups.append(SegmentGroup(pen, links(keypoints)))
             if weights[j] == 1.0:   # faded people get no label: the inspector lists them
                 top = keypoints[np.argmin(keypoints[:, 1]), :2]
-                text = f"#{j} {result.people[j].score:.2f}"
+                text = f"{decoded_label(j, self.numbers)} {result.people[j].score:.2f}"
                 labels.append(Label(tuple(top), text, QtGui.QColor(*color, 190), j))
         self.skeletons.set_data(groups, labels)
         self._draw_keypoints(result, drawn, weights)
@@ -99,7 +99,7 @@ class PeopleLayer(Layer):
         score = np.clip(points[:, 2], 0.0, 1.0)
         # quantised alpha and size: the scatter item renders one sprite per distinct style
         alpha = np.round((0.2 + 0.8 * score) * weights[owners] * ALPHA_LEVELS) / ALPHA_LEVELS
-        rgba = [tuple(c) for c in np.column_stack([person_colors(len(result.people))[owners],
+        rgba = [tuple(c) for c in np.column_stack([decoded_colors(len(result.people), self.numbers)[owners],
                                                    np.round(255 * alpha)]).astype(int).tolist()]
         brushes = {c: pg.mkBrush(*c) for c in set(rgba)}
         self.keypoints_item.setData(x=points[:, 0], y=points[:, 1], size=np.round(4 + 8 * score),
@@ -115,7 +115,8 @@ class PeopleLayer(Layer):
             return []
         j, k = hit
         x, y, score = self.result.people[j].keypoints[k]
-        return [(f"person #{j} {KEYPOINT_NAMES[k]}", f"score {score:.3f} at ({x:.0f}, {y:.0f})")]
+        who = f"person {decoded_label(j, self.numbers)}"
+        return [(f"{who} {KEYPOINT_NAMES[k]}", f"score {score:.3f} at ({x:.0f}, {y:.0f})")]
 
 
 def links(keypoints: np.ndarray) -> np.ndarray:

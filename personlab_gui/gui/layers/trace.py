@@ -60,13 +60,7 @@ class TraceLayer(Layer):
 
     def __init__(self) -> None:
         self.step = -1
-        self.numbers: Numbers = None
         super().__init__()
-
-    def set_numbers(self, numbers: Numbers) -> None:
-        """Name decoded people by these project numbers (None: by their index)."""
-        self.numbers = numbers
-        self.refresh()
 
     def _make_items(self) -> list:
         self.history = pg.ScatterPlotItem(pxMode=True, size=7, pen=None, brush=pg.mkBrush(80, 255, 80, 110))

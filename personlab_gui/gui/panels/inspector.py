@@ -54,7 +54,7 @@ class InspectorPanel(QtWidgets.QWidget):
             return
         what = "embedding distance D" if result.long_refined is not None else "offsets (image px)"
         self.click_title.setText(f"Clicked ({xy[0]:.0f}, {xy[1]:.0f}): {what}")
-        fill_table(self.click_table, click_rows(result, xy))
+        fill_table(self.click_table, click_rows(result, xy, lambda j: decoded_label(j, self._numbers)))
 
     def set_result(self, result: InferenceResult | None) -> None:
         """Refill the person chooser (keeps nothing selected)."""
