@@ -24,7 +24,7 @@ from .posenet_decode import posenet_decode
 from .preprocess import InputTransform, make_transform, prepare_input
 from .pseudo_labels import DEFAULT_LABEL_THRESHOLD
 from .result import InferenceResult, Person
-from .skeleton import ALL_HEADS
+from .skeleton import MODEL_HEADS
 
 DECODERS = ("personlab", "posenet")
 #: Mask assignment rules of ``segment.add_masks`` (kept here so importing settings stays light).
@@ -109,7 +109,7 @@ class Engine:
         return int(self.net.output_stride)
 
     def _heads(self) -> tuple[str, ...]:
-        return tuple(h for h in ALL_HEADS if h in self.trained_heads)
+        return tuple(h for h in MODEL_HEADS if h in self.trained_heads)
 
     @torch.inference_mode()
     def _network(self, batch: np.ndarray) -> dict[str, torch.Tensor]:
@@ -184,7 +184,8 @@ def decode_fields(maps: FieldMaps, settings: InferenceSettings, output_stride: i
         heatmaps=f["heatmap"], short=f["short"], mid=f["mid"], output_stride=output_stride,
         hough=hough, candidates=_split_candidates(cands, f["heatmap"].shape[0]), people=people,
         trace_arrays=trace, trained_heads=maps.trained_heads, decoder=settings.decoder,
-        forward_ms=maps.forward_ms, device=device_name, label_threshold=settings.label_threshold)
+        forward_ms=maps.forward_ms, device=device_name, label_threshold=settings.label_threshold,
+        parts=f.get("parts"))
     if has_masks(maps.trained_heads):
         from .segment import add_masks
         add_masks(result, f["segmentation"], f["long"], assignment=settings.mask_assignment)

@@ -22,14 +22,15 @@ import torch.nn.functional as F
 
 from .jit import FIELDS, f32, kernel
 from .preprocess import InputTransform
-from .skeleton import FLIP_PERMUTATION, flipped_directed_edges
+from .skeleton import FLIP_PERMUTATION, PART_FLIP_PERMUTATION, flipped_directed_edges
 
 #: Decoding-grid resolution in network-input pixels (output stride 16 -> 4x upsampling).
 FIELD_STRIDE = 4
 _VECTOR_HEADS = ("short", "mid", "long")
 _CHANNEL_FLIPS = {"heatmap": FLIP_PERMUTATION, "short": FLIP_PERMUTATION,
                   "long": FLIP_PERMUTATION, "mid": flipped_directed_edges(),
-                  "segmentation": np.array([0])}
+                  "segmentation": np.array([0]), "parts": PART_FLIP_PERMUTATION}
+_PROBABILITY_HEADS = ("heatmap", "segmentation", "parts")
 
 
 @dataclass
@@ -67,7 +68,7 @@ def _sampling_grid(base: InputTransform, variant: Variant, output_stride: int) -
 
 def _to_base(name: str, maps: torch.Tensor, variant: Variant, base: InputTransform) -> torch.Tensor:
     """Undo flip (channel swap, dx sign) and rescale vectors to base input pixels."""
-    if name in ("heatmap", "segmentation"):
+    if name in _PROBABILITY_HEADS:
         maps = torch.sigmoid(maps)
     if variant.flipped:
         perm = torch.from_numpy(_CHANNEL_FLIPS[name])
@@ -90,7 +91,8 @@ def fuse_variants(variants: list[Variant], base: InputTransform, heads: tuple[st
                   output_stride: int = 16, field_stride: int = FIELD_STRIDE) -> dict[str, np.ndarray]:
     """Average all variants on the base output grid, then upsample to the field grid.
 
-    Returns probabilities ``heatmap`` (K, h, w) and ``segmentation`` (h, w), and vector
+    Returns probabilities ``heatmap`` (K, h, w), ``parts`` (24, h, w) and ``segmentation``
+    (h, w), and vector
     fields (C, h, w, 2) for ``short``/``long`` on the field grid; ``mid`` (C, h16, w16, 2)
     stays on the output grid.
     """

@@ -47,6 +47,7 @@ class InferenceResult:
     segmentation: np.ndarray | None = None     # (h, w) probability, when that head is trained
     long_raw: np.ndarray | None = None         # (K, h, w, 2)
     long_refined: np.ndarray | None = None     # (K, h, w, 2) after refinement (refine.refine_long)
+    parts: np.ndarray | None = None            # (N_PARTS, h, w) body-part probabilities, when trained
     basins: np.ndarray | None = None           # (H, W) int32 person index (-1: no person)
     basin_distance: np.ndarray | None = None   # (H, W) float32 embedding distance D
     trained_heads: tuple[str, ...] = ()

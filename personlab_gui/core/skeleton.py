@@ -13,6 +13,8 @@ Tensor layout (one place, used by the network, decoders, targets, losses and vie
     ``DIRECTED_EDGES[c]``: c < 16 are the tree edges parent -> child (``TREE_EDGES``),
     c >= 16 the same edges child -> parent;
   - long-range: ``2K`` channels, vector c = keypoint c.
+* Body parts (an optional head, ``EXTRA_HEADS``): ``N_PARTS`` logit channels, order
+  ``PART_NAMES``.
 * Decoded numpy fields (in ``InferenceResult``) are arrays ``(C, h, w, 2)`` with the
   last axis (dx, dy); keypoints are ``(K, 3)`` rows of (x, y, score).
 * PoseNet's own layout ([all dy, then all dx]) only appears in ``model_zoo/convert_posenet.py``.
@@ -75,6 +77,35 @@ HEAD_CHANNELS = {
 }
 POSE_HEADS = ("heatmap", "short", "mid")
 ALL_HEADS = tuple(HEAD_CHANNELS)
+
+#: BodyPix's 24 body parts (the person's own left/right), in the ``parts`` head's channel order.
+PART_NAMES: tuple[str, ...] = (
+    "left_face", "right_face", "left_upper_arm_front", "left_upper_arm_back",
+    "right_upper_arm_front", "right_upper_arm_back", "left_lower_arm_front",
+    "left_lower_arm_back", "right_lower_arm_front", "right_lower_arm_back", "left_hand",
+    "right_hand", "torso_front", "torso_back", "left_upper_leg_front", "left_upper_leg_back",
+    "right_upper_leg_front", "right_upper_leg_back", "left_lower_leg_front",
+    "left_lower_leg_back", "right_lower_leg_front", "right_lower_leg_back", "left_feet",
+    "right_feet",
+)
+N_PARTS = len(PART_NAMES)
+#: Optional heads beyond PersonLab's five (a network has them only when built with them):
+#: ``parts``, one logit channel per body part (``PART_NAMES``).
+EXTRA_HEAD_CHANNELS = {"parts": N_PARTS}
+EXTRA_HEADS = tuple(EXTRA_HEAD_CHANNELS)
+#: Every head a network may have, in checkpoint order.
+MODEL_HEADS = ALL_HEADS + EXTRA_HEADS
+
+
+def _mirror_name(name: str) -> str:
+    for a, b in (("left_", "right_"), ("right_", "left_")):
+        if name.startswith(a):
+            return b + name[len(a):]
+    return name
+
+
+#: Left/right swap of the body parts, used by horizontal flips.
+PART_FLIP_PERMUTATION = np.array([PART_NAMES.index(_mirror_name(n)) for n in PART_NAMES])
 
 # PersonLab constants, in network-input pixels.
 DISK_RADIUS = 32.0        # R: keypoint disk radius

@@ -39,7 +39,7 @@ from .losses import LossWeights, personlab_loss
 from .model import PersonLabNet, load_checkpoint, resolve_model, save_checkpoint, select_device
 from .model.checkpoint import atomic_torch_save
 from .outputs import check_output
-from .skeleton import ALL_HEADS
+from .skeleton import ALL_HEADS, MODEL_HEADS
 
 STATE_FORMAT = "personlab-gui-train-state/1"
 SCHEDULES = ("cosine", "step")
@@ -263,7 +263,7 @@ class Trainer:
         _set_trainable(model, cfg.heads, parse_train_parts(cfg.train_parts))
         self.model = model.to(self.device).train()
         self.trained_heads = sorted(set(self.init_info["trained_heads"]) | set(cfg.heads),
-                                    key=ALL_HEADS.index)
+                                    key=MODEL_HEADS.index)
         self.weights = cfg.loss_weights.only(cfg.heads)
         self.net: nn.Module = self.model
         if self.dist.enabled:

@@ -4,7 +4,8 @@ File content (``torch.save``, loadable with ``weights_only=True``)::
 
     {"format": FORMAT, "backbone": str, "trained_heads": [head, ...],
      "meta": {JSON-able: parent, source, date, settings, metrics, ...},
-     "state_dict": {name: tensor}, "checksum": "sha256:<hex>"}
+     "state_dict": {name: tensor}, "checksum": "sha256:<hex>",
+     "extra_heads": [head, ...]}   # only when the network has optional heads (e.g. parts)
 
 The checksum covers every tensor's name, dtype, shape and bytes (``tensor_checksum``);
 loading verifies it, so a flipped bit in the weights is refused. Files written before
@@ -23,7 +24,7 @@ from typing import Any
 
 import torch
 
-from ..skeleton import ALL_HEADS
+from ..skeleton import ALL_HEADS, EXTRA_HEADS, MODEL_HEADS
 from .backbones import available_backbones
 from .net import PersonLabNet
 
@@ -46,19 +47,21 @@ def save_checkpoint(path: PathLike, model: PersonLabNet, trained_heads: list[str
                     meta: dict[str, Any]) -> None:
     """Write ``model`` to ``path`` atomically (temp file in the same folder, then rename).
 
-    ``meta`` must be JSON-able; unknown head names raise ValueError.
+    ``meta`` must be JSON-able; head names the model lacks raise ValueError.
     """
-    unknown = set(trained_heads) - set(ALL_HEADS)
+    unknown = set(trained_heads) - set(model.heads)
     if unknown:
         raise ValueError(f"unknown heads: {sorted(unknown)}")
     payload = {
         "format": FORMAT,
         "backbone": model.backbone_name,
-        "trained_heads": [h for h in ALL_HEADS if h in trained_heads],
+        "trained_heads": [h for h in MODEL_HEADS if h in trained_heads],
         "meta": json.loads(json.dumps(meta)),
         "state_dict": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
     }
     payload["checksum"] = tensor_checksum(payload["state_dict"])
+    if model.extra_heads:
+        payload["extra_heads"] = list(model.extra_heads)
     atomic_torch_save(payload, path)
 
 
@@ -111,9 +114,12 @@ def _read(path: Path) -> dict:
 
 def _check_header(path: Path, payload: dict) -> dict[str, Any]:
     backbone, heads, meta = payload.get("backbone"), payload.get("trained_heads"), payload.get("meta")
+    extra = payload.get("extra_heads", [])
     if backbone not in available_backbones():
         raise CheckpointError(f"{path}: unknown backbone {backbone!r}")
-    if not isinstance(heads, list) or not set(heads) <= set(ALL_HEADS):
+    if not isinstance(extra, list) or not set(extra) <= set(EXTRA_HEADS):
+        raise CheckpointError(f"{path}: bad extra_heads {extra!r}")
+    if not isinstance(heads, list) or not set(heads) <= set(ALL_HEADS) | set(extra):
         raise CheckpointError(f"{path}: bad trained_heads {heads!r}")
     if not isinstance(meta, dict):
         raise CheckpointError(f"{path}: meta is not a dict")
@@ -122,7 +128,7 @@ def _check_header(path: Path, payload: dict) -> dict[str, Any]:
     if "checksum" in payload and not isinstance(payload["checksum"], str):
         raise CheckpointError(f"{path}: bad checksum {payload['checksum']!r}")
     return {"path": str(path), "format": FORMAT, "backbone": backbone,
-            "trained_heads": list(heads), "meta": meta}
+            "trained_heads": list(heads), "extra_heads": list(extra), "meta": meta}
 
 
 def _check_state(path: Path, model: PersonLabNet, state: dict, checksum: str | None) -> None:
@@ -154,12 +160,13 @@ def load_checkpoint(path: PathLike, map_location: str | torch.device = "cpu"
                     ) -> tuple[PersonLabNet, dict[str, Any]]:
     """Load a checkpoint: (model in eval mode on ``map_location``, info dict).
 
-    info has path, format, backbone, trained_heads and meta. Raises ``CheckpointError``.
+    info has path, format, backbone, trained_heads, extra_heads and meta. Raises
+    ``CheckpointError``.
     """
     path = Path(path)
     payload = _read(path)
     info = _check_header(path, payload)
-    model = PersonLabNet(info["backbone"])
+    model = PersonLabNet(info["backbone"], info["extra_heads"])
     _check_state(path, model, payload["state_dict"], payload.get("checksum"))
     model.load_state_dict(payload["state_dict"])
     return model.to(map_location).eval(), info
