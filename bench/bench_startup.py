@@ -10,7 +10,8 @@ before them filled. Timed from starting the process to:
 * viewer: its first result (the bundled astronaut, default settings, offscreen) drawn.
 
 Prints medians and cold/warm ratios, whether the cold runs announced their preparation
-(stderr line, status bar), then, as its last line, one JSON object with the figures.
+(stderr line, status bar), then, as its last line, one JSON object with the figures. The
+processes' CPU seconds come too: on a shared machine they vary far less than the wall time.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -56,24 +58,30 @@ app.exec()
 """
 
 
-def run_cli(cache: Path, out: Path) -> tuple[float, bool]:
-    """Seconds to run infer on the astronaut, and whether it announced a preparation."""
+def children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_cli(cache: Path, out: Path) -> tuple[float, float, bool]:
+    """Wall and CPU seconds to run infer on the astronaut, and whether it announced a preparation."""
     env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), children_cpu_s()
     done = subprocess.run([sys.executable, "-m", "personlab_gui", "infer", str(ASTRONAUT), "--out", str(out)],
                           cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-    return time.perf_counter() - start, PREPARING in done.stderr
+    return time.perf_counter() - start, children_cpu_s() - cpu, PREPARING in done.stderr
 
 
-def run_gui(cache: Path, settings: Path) -> tuple[float, bool]:
-    """Seconds from starting the viewer to its first drawn result, and whether its progress
-    named a preparation."""
+def run_gui(cache: Path, settings: Path) -> tuple[float, float, bool]:
+    """Wall seconds from starting the viewer to its first drawn result, CPU seconds of the
+    whole run (it quits then), and whether its progress named a preparation."""
     env = {**os.environ, "NUMBA_CACHE_DIR": str(cache), "QT_QPA_PLATFORM": "offscreen"}
-    start = time.time()
+    start, cpu = time.time(), children_cpu_s()
     done = subprocess.run([sys.executable, "-c", GUI_SCRIPT, str(settings)], cwd=ROOT, env=env,
                           capture_output=True, text=True, check=True)
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    return report["time"] - start, any(PREPARING in text for text in report["progress"])
+    return (report["time"] - start, children_cpu_s() - cpu,
+            any(PREPARING in text for text in report["progress"]))
 
 
 def main() -> None:
@@ -81,6 +89,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     times: dict[str, list[float]] = {k: [] for k in ("cli_cold", "cli_warm", "gui_cold", "gui_warm")}
+    cpu: dict[str, list[float]] = {k: [] for k in times}
     announced: dict[str, list[bool]] = {k: [] for k in times}
     with tempfile.TemporaryDirectory() as tmp:
         for rep in range(args.repeats):
@@ -88,11 +97,14 @@ def main() -> None:
                               ("gui", lambda c: run_gui(c, Path(tmp) / f"settings{rep}.ini"))):
                 cache = Path(tmp) / f"numba_{kind}_{rep}"
                 for state in ("cold", "warm"):
-                    seconds, said = run(cache)
+                    seconds, cpu_s, said = run(cache)
                     times[f"{kind}_{state}"].append(seconds)
+                    cpu[f"{kind}_{state}"].append(cpu_s)
                     announced[f"{kind}_{state}"].append(said)
-                    print(f"{kind} {state}: {seconds:.2f} s" + (" (preparation announced)" if said else ""))
+                    print(f"{kind} {state}: {seconds:.2f} s (CPU {cpu_s:.2f} s)"
+                          + (", preparation announced" if said else ""))
     med = {k: statistics.median(v) for k, v in times.items()}
+    med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
     print(f"CLI infer, one image: cold {med['cli_cold']:.2f} s, warm {med['cli_warm']:.2f} s "
           f"(x{med['cli_cold'] / med['cli_warm']:.2f}); preparation announced when cold: "
           f"{all(announced['cli_cold'])}, when warm: {any(announced['cli_warm'])}")
@@ -106,6 +118,7 @@ def main() -> None:
                       "gui_cold_over_warm": round(med["gui_cold"] / med["gui_warm"], 2),
                       "cold_announced": all(announced["cli_cold"] + announced["gui_cold"]),
                       "warm_silent": not any(announced["cli_warm"] + announced["gui_warm"]),
+                      **{f"{k}_cpu_s": round(v, 2) for k, v in med_cpu.items()},
                       "repeats": args.repeats}))
 
 

@@ -147,11 +147,10 @@ class Engine:
         masks = (MASKS, settings.mask_assignment) if has_masks(self.trained_heads) else ()
         return (FIELDS, settings.decoder, *masks, *((VIEWER,) if viewer else ()))
 
-    def warm_up(self, settings: InferenceSettings, progress: Progress | None = None) -> int:
+    def warm_up(self, settings: InferenceSettings, progress: Progress | None = None) -> None:
         """Compile (on a machine's first run) or load the kernels decoding with ``settings``
-        runs, so the first image waits for neither; ``progress`` as ``jit.prepare``'s.
-        Returns how many compiled."""
-        return prepare(self.kernel_groups(settings), progress)
+        runs, so the first image waits for neither; ``progress`` as ``jit.prepare``'s."""
+        prepare(self.kernel_groups(settings), progress)
 
     def run(self, image: np.ndarray, settings: InferenceSettings | None = None) -> InferenceResult:
         """``forward`` then ``decode``."""

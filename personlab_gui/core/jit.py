@@ -97,16 +97,12 @@ def print_progress(done: int, total: int) -> None:
     sys.stderr.flush()
 
 
-def prepare(groups: Iterable[str], progress: Progress | None = None) -> int:
-    """Compile (or load from numba's cache) every kernel of ``groups``; returns how many
-    compiled. ``progress(done, total)`` is called as ``_Progress`` describes."""
+def prepare(groups: Iterable[str], progress: Progress | None = None) -> None:
+    """Compile (or load from numba's cache) every kernel of ``groups``;
+    ``progress(done, total)`` is called as ``_Progress`` describes."""
     todo = kernels(groups)
     listener = _Progress({d for d, _ in todo}, len(todo), progress or (lambda done, total: None))
-    misses = 0
     with event.install_listener("numba:compile", listener):
         for dispatcher, args in todo:
-            before = sum(dispatcher.stats.cache_misses.values())
             dispatcher.compile(args)
-            misses += sum(dispatcher.stats.cache_misses.values()) - before
             listener.kernel_done()
-    return misses

@@ -174,8 +174,8 @@ class InferenceService(QtCore.QObject):
         if ready(groups):
             return
 
-        def work(task: Task) -> int:
-            return prepare(groups, lambda done, total: task.report(
+        def work(task: Task) -> None:
+            prepare(groups, lambda done, total: task.report(
                 done, total, f"{PREPARING} {done}/{total}", cancellable=False))
 
         task = Task(work)
