@@ -1,6 +1,7 @@
 """Small widget helpers the panels share: a wheel guard, so the mouse wheel changes only
 the control the user focused (over any other combo box, spin box or slider it scrolls the
-enclosing area instead), and a vertical scroll area that lets a dock shrink with the window.
+enclosing area instead), combo boxes sized for a few characters rather than their longest
+item, and a vertical scroll area that lets a dock shrink with the window.
 """
 
 from __future__ import annotations
