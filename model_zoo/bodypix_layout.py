@@ -4,6 +4,8 @@ Runs the converted network with its heads in BodyPix's own channel order on the 
 COCO keypoint file (long side 641, the project's preprocessing) and prints Markdown tables:
 
 * heatmap: mean probability of each channel at the ground-truth keypoints of each type;
+* parts: for each keypoint type, which body-part channel is the most likely at its
+  ground-truth keypoints (how often), against the names in SOURCES.md;
 * short and long offsets: mean error (px) of "[17 dy | 17 dx]" against "[17 dx | 17 dy]",
   for cells within R of a keypoint (short) or inside the person's mask (long);
 * mid-range: the 64 channels read as 32 vectors (fwd [16 dy | 16 dx], then bwd); for every
@@ -35,7 +37,7 @@ from personlab_gui.core.coco_io import annotation_mask, load_coco  # noqa: E402
 from personlab_gui.core.image_io import load_image  # noqa: E402
 from personlab_gui.core.preprocess import prepare_input  # noqa: E402
 from personlab_gui.core.skeleton import (  # noqa: E402
-    DIRECTED_EDGES, DISK_RADIUS, K, KEYPOINT_NAMES, N_DIRECTED_EDGES, N_EDGES)
+    DIRECTED_EDGES, DISK_RADIUS, K, KEYPOINT_NAMES, N_DIRECTED_EDGES, N_EDGES, N_PARTS, PART_NAMES)
 
 SIZE, STRIDE = 641, 16
 SHORT_NAMES = ("nose", "l_eye", "r_eye", "l_ear", "r_ear", "l_sho", "r_sho", "l_elb", "r_elb",
@@ -48,6 +50,7 @@ class Stats:
     def __init__(self) -> None:
         self.heat = np.zeros((K, K))          # channel x keypoint type: sum of probabilities
         self.heat_n = np.zeros(K)
+        self.parts = np.zeros((N_PARTS, K))   # how often each part is the argmax there
         self.offsets = {name: np.zeros(2) for name in ("short", "long")}  # [yx, xy] error sums
         self.offsets_n = {"short": 0, "long": 0}
         self.mid: list[list[np.ndarray]] = [[] for _ in range(N_DIRECTED_EDGES)]  # (32, n) per edge
@@ -79,6 +82,7 @@ def accumulate(stats: Stats, out: dict[str, np.ndarray], people: list[tuple[np.n
     h, w = out["heatmap"].shape[1:]
     cells = cell_positions(h, w)
     heat = 1 / (1 + np.exp(-out["heatmap"]))
+    best_part = out["parts"].argmax(axis=0)
     short, long_ = raw_vectors(out["short"], K), raw_vectors(out["long"], K)
     mid = mid_vectors(out["mid"])
     for kps, inside in people:
@@ -86,6 +90,7 @@ def accumulate(stats: Stats, out: dict[str, np.ndarray], people: list[tuple[np.n
         for k in np.flatnonzero(visible):
             i, j = np.clip(np.round(kps[k, 1::-1] / STRIDE).astype(int), 0, [h - 1, w - 1])
             stats.heat[:, k] += heat[:, i, j]
+            stats.parts[best_part[i, j], k] += 1
             stats.heat_n[k] += 1
             disk = np.linalg.norm(cells - kps[k, :2], axis=-1) <= DISK_RADIUS
             _offset_errors(stats, "short", short[k][disk], kps[k, :2] - cells[disk], short[:, disk], k)
@@ -144,6 +149,12 @@ def report(stats: Stats) -> None:
         other = int(np.argmax(np.where(np.arange(K) == c, -1, heat[c])))
         print(f"| {c} | {KEYPOINT_NAMES[best]} ({heat[c, best]:.2f}) | {heat[c, c]:.2f} | "
               f"{KEYPOINT_NAMES[other]} ({heat[c, other]:.2f}) |")
+    share = stats.parts / np.maximum(stats.heat_n, 1)
+    print("\n| keypoint type | most likely part there: channel name (share) | 2nd |\n|---|---|---|")
+    for k in range(K):
+        first, second = np.argsort(-share[:, k])[:2]
+        print(f"| {KEYPOINT_NAMES[k]} | {first} {PART_NAMES[first]} ({share[first, k]:.2f}) | "
+              f"{second} {PART_NAMES[second]} ({share[second, k]:.2f}) |")
     print("\n| offsets | cells | mean error [dy \\| dx] | mean error [dx \\| dy] |\n|---|---|---|---|")
     for name, sums in stats.offsets.items():
         n = max(stats.offsets_n[name], 1)

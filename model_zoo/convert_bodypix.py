@@ -100,7 +100,24 @@ def _layer_key(weight_name: str) -> str:
 
 
 def read_layers(data: bytes) -> dict[str, Layer]:
-    """Every CONV_2D / DEPTHWISE_CONV_2D of the flatbuffer, dequantized, by layer key."""
+    """Every CONV_2D / DEPTHWISE_CONV_2D of the flatbuffer, dequantized, by layer key.
+
+    Raises ValueError when the data is not BodyPix's MobileNetV1 graph."""
+    try:
+        layers = _read_convolutions(data)
+    except ValueError:
+        raise
+    except Exception as exc:  # the flatbuffer reader raises assorted errors on foreign bytes
+        raise ValueError(f"not a TFLite flatbuffer ({type(exc).__name__}: {exc})") from None
+    expected = {"Conv2d_0", "displacement_fwd", "displacement_bwd", *HEAD_SOURCES.values(),
+                *(f"Conv2d_{i}_{kind}" for i in range(1, N_BLOCKS + 1) for kind in ("depthwise", "pointwise"))}
+    missing = sorted(expected - set(layers))
+    if missing:
+        raise ValueError(f"not BodyPix's MobileNetV1 graph (no layer {', '.join(missing[:3])})")
+    return layers
+
+
+def _read_convolutions(data: bytes) -> dict[str, Layer]:
     import tflite  # conversion-time dependency only
 
     model = tflite.Model.GetRootAsModel(data, 0)
@@ -200,7 +217,12 @@ def main() -> None:
     parser.add_argument("--tflite", type=Path, default=DEFAULT_SOURCE, help="the BodyPix .tflite file")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
-    convert(args.tflite, args.out)
+    try:
+        convert(args.tflite, args.out)
+    except ModuleNotFoundError as exc:
+        sys.exit(f"{exc.name} is not installed: pip install -e \".[convert]\"")
+    except (OSError, ValueError) as exc:
+        sys.exit(f"{args.tflite}: {getattr(exc, 'strerror', None) or exc}")
 
 
 if __name__ == "__main__":
