@@ -7,9 +7,9 @@ twice. The first run on a machine compiles the kernels (seconds; numba keeps the
 code in its cache), later runs load them. ``prepare`` does that ahead of time for the
 groups a decoder and model need, with progress when something really compiles.
 
-Kernels call no numpy functions (their callers allocate the outputs; scalars use ``math``):
-each numpy function inside a kernel compiles an implementation of its own, which about
-doubled the cold start.
+Kernels allocate nothing and call no numpy array functions (their callers allocate the
+outputs; scalars use ``math``): each numpy function inside a kernel compiles an
+implementation of its own, which about doubled the cold start.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from numba.core.dispatcher import Dispatcher
 FIELDS, MASKS, VIEWER = "fields", "masks", "viewer"
 #: The modules that declare kernels (imported by ``kernels``).
 _MODULES = ("fields", "hough", "decode", "posenet_decode", "refine", "segment")
-#: What the user is told while kernels compile.
+#: What the command line tells the user while kernels compile.
 PREPARING = "preparing the decoder (first run, once)"
 
 Progress = Callable[[int, int], None]
