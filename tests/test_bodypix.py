@@ -75,6 +75,14 @@ def test_committed_bodypix_checkpoint() -> None:
     assert sha == "6abaed4ad9080cafd327d0f03fd23f0c46d4409b75b6e23abde9a35582067696"
 
 
+def test_models_command_lists_the_parts_head(capsys) -> None:
+    from personlab_gui.cli import main
+
+    assert main(["models"]) == 0
+    line = next(row for row in capsys.readouterr().out.splitlines() if "bodypix_mnv1_075" in row)
+    assert "segmentation, long, parts]" in line
+
+
 def test_astronaut_one_person_with_mask_and_face_parts(astronaut_runs) -> None:
     result = astronaut_runs[False]
     assert result.label_verdicts.count(LABEL) == 1

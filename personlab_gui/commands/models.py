@@ -31,7 +31,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"model zoo: {zoo_dir()}")
     for m in models:
         default = " (default)" if m["name"] == DEFAULT_MODEL else ""
-        heads = ", ".join(h if h in m["trained_heads"] else f"{h}: untrained" for h in ALL_HEADS)
+        extra = [h for h in m["trained_heads"] if h not in ALL_HEADS]  # optional heads, e.g. parts
+        heads = ", ".join([h if h in m["trained_heads"] else f"{h}: untrained" for h in ALL_HEADS] + extra)
         metrics = m["meta"].get("metrics") or {}
         figures = "  ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, (int, float)))
         print(f"  {m['name']}{default}: {_abilities(m['trained_heads'])} [{heads}] {figures}".rstrip())
