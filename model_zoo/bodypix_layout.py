@@ -93,9 +93,8 @@ def accumulate(stats: Stats, out: dict[str, np.ndarray], people: list[tuple[np.n
             stats.parts[best_part[i, j], k] += 1
             stats.heat_n[k] += 1
             disk = np.linalg.norm(cells - kps[k, :2], axis=-1) <= DISK_RADIUS
-            _offset_errors(stats, "short", short[k][disk], kps[k, :2] - cells[disk], short[:, disk], k)
-        for k in np.flatnonzero(visible):
-            _offset_errors(stats, "long", long_[k][inside], kps[k, :2] - cells[inside], long_[:, inside], k)
+            _offset_errors(stats, "short", short[k][disk], kps[k, :2] - cells[disk])
+            _offset_errors(stats, "long", long_[k][inside], kps[k, :2] - cells[inside])
         for e, (a, b) in enumerate(DIRECTED_EDGES):
             if visible[a] and visible[b]:
                 disk = np.linalg.norm(cells - kps[a, :2], axis=-1) <= DISK_RADIUS
@@ -104,12 +103,10 @@ def accumulate(stats: Stats, out: dict[str, np.ndarray], people: list[tuple[np.n
                 stats.mid[e].append(np.linalg.norm(mid[:, disk] - target, axis=-1) / length)
 
 
-def _offset_errors(stats: Stats, name: str, pred: np.ndarray, target: np.ndarray,
-                   all_pred: np.ndarray, k: int) -> None:
-    """Error sums of vector k read as [dy | dx] (``pred``) and as [dx | dy] (swapped)."""
-    swapped = all_pred[k][..., ::-1]
+def _offset_errors(stats: Stats, name: str, pred: np.ndarray, target: np.ndarray) -> None:
+    """Error sums of (n, 2) vectors read as [dy | dx] (``pred``) and as [dx | dy] (swapped)."""
     stats.offsets[name] += [np.linalg.norm(pred - target, axis=-1).sum(),
-                            np.linalg.norm(swapped - target, axis=-1).sum()]
+                            np.linalg.norm(pred[..., ::-1] - target, axis=-1).sum()]
     stats.offsets_n[name] += len(pred)
 
 
