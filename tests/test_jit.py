@@ -61,7 +61,6 @@ def test_the_viewer_shows_the_preparation_while_it_runs(qtbot, monkeypatch):
         for done in range(3):
             progress(done, 2)
         release.wait(30)
-        return 2
 
     monkeypatch.setattr("personlab_gui.gui.inference.prepare", prepare)
     monkeypatch.setattr("personlab_gui.gui.inference.ready", lambda groups: False)
