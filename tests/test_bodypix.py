@@ -60,10 +60,11 @@ def test_parts_head_round_trip_and_old_files(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="parts"):
         save_checkpoint(tmp_path / "q.pt", plain, ["parts"], {})
     payload = torch.load(tmp_path / "p.pt", weights_only=True)
-    payload["extra_heads"] = ["tail"]
-    torch.save(payload, tmp_path / "bad.pt")
-    with pytest.raises(CheckpointError, match="extra_heads"):
-        load_checkpoint(tmp_path / "bad.pt")
+    for bad, problem in ((["tail"], "bad extra_heads"), ([["parts"]], "bad extra_heads"),
+                         ("parts", "bad extra_heads"), ([], "bad trained_heads")):
+        torch.save({**payload, "extra_heads": bad}, tmp_path / "bad.pt")
+        with pytest.raises(CheckpointError, match=problem):
+            load_checkpoint(tmp_path / "bad.pt")
 
 
 def test_committed_bodypix_checkpoint() -> None:

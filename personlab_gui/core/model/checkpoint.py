@@ -117,7 +117,7 @@ def _check_header(path: Path, payload: dict) -> dict[str, Any]:
     extra = payload.get("extra_heads", [])
     if backbone not in available_backbones():
         raise CheckpointError(f"{path}: unknown backbone {backbone!r}")
-    if not isinstance(extra, list) or not set(extra) <= set(EXTRA_HEADS):
+    if not isinstance(extra, list) or not all(isinstance(h, str) and h in EXTRA_HEADS for h in extra):
         raise CheckpointError(f"{path}: bad extra_heads {extra!r}")
     if not isinstance(heads, list) or not set(heads) <= set(ALL_HEADS) | set(extra):
         raise CheckpointError(f"{path}: bad trained_heads {heads!r}")
