@@ -17,7 +17,8 @@ Tensor layout (one place, used by the network, decoders, targets, losses and vie
   ``PART_NAMES``.
 * Decoded numpy fields (in ``InferenceResult``) are arrays ``(C, h, w, 2)`` with the
   last axis (dx, dy); keypoints are ``(K, 3)`` rows of (x, y, score).
-* PoseNet's own layout ([all dy, then all dx]) only appears in ``model_zoo/convert_posenet.py``.
+* PoseNet's and BodyPix's own layouts ([all dy, then all dx]; BodyPix's own mid-range edge
+  order) only appear in ``model_zoo/convert_posenet.py`` and ``model_zoo/convert_bodypix.py``.
 """
 
 from __future__ import annotations
