@@ -22,6 +22,7 @@ from personlab_gui.core.model import PersonLabNet, load_checkpoint, save_checkpo
 from personlab_gui.core.model.checkpoint import CheckpointError
 from personlab_gui.core.model.layers import Conv2dSame
 from personlab_gui.core.pseudo_labels import LABEL
+from personlab_gui.core.result import InferenceResult
 from personlab_gui.core.skeleton import KEYPOINT_NAMES, N_PARTS, PART_FLIP_PERMUTATION, PART_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,7 +36,7 @@ ACTIVATION_STEP = 6 / 255  # the graph's uint8 ReLU6 activations
 
 
 @pytest.fixture(scope="module")
-def astronaut_runs() -> dict[bool, object]:
+def astronaut_runs() -> dict[bool, InferenceResult]:
     engine = Engine(BODYPIX)
     image = load_image(ASTRONAUT)
     return {flip: engine.run(image, InferenceSettings(flip=flip)) for flip in (False, True)}
@@ -57,6 +58,8 @@ def test_parts_head_round_trip_and_old_files(tmp_path: Path) -> None:
     assert torch.equal(loaded.heads["parts"].weight, net.heads["parts"].weight)
     plain = PersonLabNet()
     assert "parts" not in plain(torch.zeros(1, 3, 33, 33))
+    old, old_info = load_checkpoint(ROOT / "model_zoo" / "personlab_mnv1_075.pt")  # no extra_heads key
+    assert old_info["extra_heads"] == [] and "parts" not in old.heads
     with pytest.raises(ValueError, match="parts"):
         save_checkpoint(tmp_path / "q.pt", plain, ["parts"], {})
     payload = torch.load(tmp_path / "p.pt", weights_only=True)
