@@ -10,7 +10,7 @@ their ground truth from the val file (or the last export). Actions go through th
 window's QActions (the keys and menus), mouse clicks and drags on the canvas (keypoints,
 labels, strokes, polygon corners), the image list, the settings panel, the tab bar and the
 window size; File-menu actions call what their dialogs call, and "import again?" is
-answered at random. After every action: SQLite ``PRAGMA integrity_check``; the document
+answered yes now and then. After every action: SQLite ``PRAGMA integrity_check``; the document
 equals the database (people, fields, cached masks) and the viewer shows its image; every
 person is valid (labelled keypoints inside the image, masks of its size and non-empty);
 no two identical predictions on an image; undo then redo gives back exactly the same
@@ -56,6 +56,9 @@ WINDOW_SIZES = ((1366, 768), (1200, 800), (1024, 700), (1600, 900))
 INFERENCE_SIZES = (257, 289)
 RESULT_WAIT_S = 30.0
 MOVE_MS = 15   # pyqtgraph drops mouse moves closer than 10 ms apart
+PROGRESS_EVERY = 100   # actions between progress lines on stderr
+#: How often "import these people again?" is answered yes (each yes adds every person again).
+DUPLICATE_IMPORT_YES = 0.2
 
 
 class Soak:
@@ -78,7 +81,7 @@ class Soak:
         self.window.resize(*WINDOW_SIZES[0])
         self.window.show()
         self.editor = self.window.editor
-        self.editor.files.ask_to_add_duplicates = lambda *_: self.rng.random() < 0.5
+        self.editor.files.ask_to_add_duplicates = lambda *_: self.rng.random() < DUPLICATE_IMPORT_YES
         self.plab = workdir / "labels.plab"
         self.crashes, self.failures, self._seen = 0, Counter(), set()
         self.action_name, self.index = "start", -1
@@ -98,6 +101,9 @@ class Soak:
             self._settle()
             self.done[self.action_name] += 1
             self.effective[self.action_name] += self._state() != before
+            if (self.index + 1) % PROGRESS_EVERY == 0:
+                print(f"{self.index + 1}/{n_actions} actions, {time.perf_counter() - start:.0f} s, "
+                      f"{self.crashes} crashes, {sum(self.failures.values())} failures", file=sys.stderr)
             self._guarded(self.check)
         self.window.service.shutdown()
         return {"actions": n_actions, "crashes": self.crashes,
@@ -455,8 +461,8 @@ class Soak:
         stack.redo()
         after = snapshot(doc.project)
         if after != before:
-            changed = [i for i in before if before[i] != after.get(i)]
-            self.fail("undo then redo restores", f"'{top.text()}' changed images {changed}")
+            changed = {i: changed_fields(before[i], after.get(i)) for i in before if before[i] != after.get(i)}
+            self.fail("undo then redo restores", f"'{top.text()}' changed {changed} (image: fields)")
 
     def check_export(self) -> None:
         out = self.workdir / "check.json"
@@ -503,6 +509,23 @@ def person_key(person) -> tuple:
     return (person.keypoints.round(6).tobytes(), json.dumps(person.mask_rle, sort_keys=True), person.iscrowd,
             person.score, person.provenance, person.model, json.dumps(person.settings, sort_keys=True),
             tuple(round(v, 6) for v in person.bbox))
+
+
+PERSON_FIELDS = ("keypoints", "mask", "iscrowd", "score", "provenance", "model", "settings", "bbox")
+
+
+def changed_fields(before: tuple, after: tuple | None) -> list[str]:
+    """Which fields differ between two ``snapshot`` entries of an image."""
+    if after is None:
+        return ["the image"]
+    fields = ["reviewed"] if before[0] != after[0] else []
+    gone, new = set(before[1]) - set(after[1]), set(after[1]) - set(before[1])
+    if len(gone) == len(new) == 1:
+        (a,), (b,) = gone, new
+        fields += [name for name, x, y in zip(PERSON_FIELDS, a, b) if x != y]
+    elif gone or new:
+        fields.append(f"{len(gone)} people replaced by {len(new)}")
+    return fields
 
 
 def snapshot(project) -> dict[int, tuple]:

@@ -58,12 +58,14 @@ class DocumentCommand(QtGui.QUndoCommand):
 
 
 class EditPeople(DocumentCommand):
-    """New values of some fields of some people (keypoints, provenance, crowd flag)."""
+    """New values of some fields of some people (keypoints, provenance, crowd flag); undo
+    also restores the box each person had (a box the geometry does not give, e.g. an
+    imported one, is not recomputed away)."""
 
     def __init__(self, doc: Document, text: str, changes: dict[int, dict[str, object]]) -> None:
         super().__init__(doc, text)
         self.after = changes
-        self.before = {person_id: {name: copy.copy(getattr(doc.person(person_id), name)) for name in fields}
+        self.before = {person_id: {name: copy.copy(getattr(doc.person(person_id), name)) for name in [*fields, "bbox"]}
                        for person_id, fields in changes.items()}
 
     def apply(self) -> None:
@@ -116,17 +118,17 @@ class PaintMask(DocumentCommand):
         self.person_id, self.box, self.shape = person_id, box, after.shape
         self._before = np.packbits(doc.mask_crop(person_id, box))
         self._after = np.packbits(after)
-        self.provenance = doc.person(person_id).provenance
+        self.provenance, self.bbox = doc.person(person_id).provenance, doc.person(person_id).bbox
 
     def apply(self) -> None:
-        self._write(self._after, edited(self.provenance))
+        self._write(self._after, provenance=edited(self.provenance))
 
     def revert(self) -> None:
-        self._write(self._before, self.provenance)
+        self._write(self._before, provenance=self.provenance, bbox=self.bbox)   # the box it had
 
-    def _write(self, packed: np.ndarray, provenance: str) -> None:
+    def _write(self, packed: np.ndarray, **fields: object) -> None:
         crop = np.unpackbits(packed, count=self.shape[0] * self.shape[1]).reshape(self.shape).astype(bool)
-        self.doc.set_mask_region(self.person_id, self.box, crop, provenance=provenance)
+        self.doc.set_mask_region(self.person_id, self.box, crop, **fields)
 
 
 class AddPerson(DocumentCommand):

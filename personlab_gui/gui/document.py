@@ -207,11 +207,13 @@ class Document(QtCore.QObject):
         return removed
 
     def _write(self, person_id: int, fields: dict[str, object]) -> int:
-        """Store new field values (the box following the geometry); returns the current id."""
+        """Store new field values (the box following the geometry unless ``fields`` give
+        it: undo restores the box a person had); returns the current id."""
         person_id = self.resolve(person_id)
         person = dataclasses.replace(self.people[person_id], **fields)
-        person.bbox = person.geometry_bbox() or person.bbox
-        self.project.update_person(person_id, **fields, bbox=person.bbox)
+        if "bbox" not in fields:
+            person.bbox = person.geometry_bbox() or person.bbox
+        self.project.update_person(person_id, **{**fields, "bbox": person.bbox})
         self.people[person_id] = person
         return person_id
 

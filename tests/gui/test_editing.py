@@ -336,3 +336,37 @@ def test_export_reviewed_and_import_coco(qtbot, window, tmp_path):
     assert "\n" not in window.status.currentMessage() and "bad.json" in window.status.currentMessage()
     assert editor.files.import_coco(str(out), str(folder))                 # into the same project: added
     assert editor.doc.project.count_people()["manual"] == 2
+
+
+def test_undo_restores_a_box_the_geometry_does_not_give(qtbot, tmp_path):
+    """An imported person's COCO box survives erasing its whole mask, or deleting its last
+    keypoint, and the undo of that: undo then redo gives back exactly the same record."""
+    from personlab_gui.core.rle import box_rle
+    from personlab_gui.gui.commands import PaintMask, edit_person
+
+    doc, stack = Document(), QtGui.QUndoStack()
+    folder = image_folder(tmp_path, 1)
+    doc.open_project(Project.create(tmp_path / "labels.plab", folder))
+    image = doc.project.add_images([folder / "img0.png"])[0]
+    hw = doc.project.image(image).height, doc.project.image(image).width
+    keypoints = np.zeros((K, 3))
+    keypoints[0] = (150, 150, 2)
+    masked = doc.project.add_person(image, PersonRecord(np.zeros((K, 3)), box_rle(np.ones((20, 30), bool),
+                                                                                 (100, 100, 130, 120), hw),
+                                                        bbox=(95.0, 90.0, 40.0, 35.0)))
+    pointed = doc.project.add_person(image, PersonRecord(keypoints, bbox=(140.0, 130.0, 25.0, 50.0)))
+    doc.set_image(image)
+    original = {i: doc.project.person(i) for i in (masked, pointed)}
+    stack.push(PaintMask(doc, masked, (100, 100, 130, 120), np.zeros((20, 30), bool), "Erase stroke"))
+    stack.push(edit_person(doc, pointed, "Delete nose", keypoints=np.zeros((K, 3))))
+    edited = {i: doc.project.person(i) for i in (masked, pointed)}
+    for _ in range(2):
+        stack.undo()
+        stack.undo()
+        for i in (masked, pointed):
+            assert doc.project.person(i).bbox == original[i].bbox
+            assert doc.project.person(i).mask_rle == original[i].mask_rle
+        stack.redo()
+        stack.redo()
+        assert all(doc.project.person(i).bbox == edited[i].bbox for i in (masked, pointed))
+    doc.close_project()
