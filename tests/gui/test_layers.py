@@ -15,7 +15,7 @@ from personlab_gui.gui.probing import click_rows, embedding_distances, grid_cell
 
 from .synthetic import KEYPOINTS, make_result
 
-OPTIONAL = {"segmentation", "basins", "masks", "long"}
+OPTIONAL = {"segmentation", "basins", "parts", "masks", "long"}
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from .basins import BasinsLayer
 from .hough import HoughLayer
 from .image import ImageLayer
 from .masks import MasksLayer
+from .parts import PartsLayer
 from .people import PeopleLayer
 from .probe import ProbeLayer
 from .scalar_map import HeatmapLayer, SegmentationLayer
@@ -15,7 +16,7 @@ from .vector_field import LongRangeLayer, MidRangeLayer, ShortRangeLayer
 
 #: Panel order, top to bottom (canvas stacking is each class's ``z``).
 LAYER_CLASSES: tuple[type[Layer], ...] = (
-    ImageLayer, HeatmapLayer, HoughLayer, SegmentationLayer, BasinsLayer, MasksLayer,
+    ImageLayer, HeatmapLayer, HoughLayer, SegmentationLayer, BasinsLayer, PartsLayer, MasksLayer,
     ShortRangeLayer, MidRangeLayer, LongRangeLayer, PeopleLayer, ProbeLayer, TraceLayer,
 )
 

@@ -50,6 +50,7 @@ class Layer:
     colormaps: ClassVar[tuple[str, ...]] = ()
     required_heads: ClassVar[tuple[str, ...]] = ()   # trained heads the layer's data needs
     default_visible: ClassVar[bool] = False
+    legend: ClassVar[str] = ""       # rich text the layers panel shows as the row's tooltip
     default_opacity: ClassVar[float] = 1.0
 
     def __init__(self) -> None:

@@ -26,6 +26,7 @@ class LayerRow(QtWidgets.QFrame):
         self.setFrameShape(QtWidgets.QFrame.Shape.StyledPanel)
         self.check = QtWidgets.QCheckBox(f"{layer.name}  [{layer.shortcut}]")
         self.check.setChecked(layer.visible)
+        self.check.setToolTip(layer.legend)
         self.check.toggled.connect(self._set_visible)
         self.opacity = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
