@@ -32,11 +32,15 @@ PART_COLORS = np.array([
     (205, 35, 35), (250, 130, 115),                                      # feet: red
 ], dtype=np.uint8)
 PART_ALPHA = 200
+#: RGBA of ``NO_PART`` (transparent) then of every part: indexed by part + 1.
+PART_RGBA = np.vstack([np.zeros((1, 4), np.uint8),
+                       np.column_stack([PART_COLORS, np.full(len(PART_COLORS), PART_ALPHA, np.uint8)])])
 #: Alpha of person pixels outside every drawn instance mask.
 UNASSIGNED_ALPHA = 100
 OUTLINE_PX = 2
 OUTLINE = (255, 255, 255, 255)
 NO_PART = -1
+SAMPLE_CHANNELS = 4
 
 
 def legend_html() -> str:
@@ -46,30 +50,30 @@ def legend_html() -> str:
     return f"<b>Body parts</b> (the person's own left/right)<table>{rows}</table>"
 
 
-def _image_maps(result: InferenceResult) -> tuple[np.ndarray, np.ndarray]:
-    """(map_x, map_y) float32 (H, W): the field-grid position of every image pixel."""
+def _grid_affine(result: InferenceResult) -> np.ndarray:
+    """(2, 3) affine map image pixel -> field-grid position (``result.image_to_grid``)."""
+    origin, x1, y1 = result.image_to_grid(np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]))
+    return np.column_stack([x1 - origin, y1 - origin, origin])
+
+
+def _sample(planes: np.ndarray, result: InferenceResult) -> np.ndarray:
+    """Bilinear values of grid maps ((h, w) or (h, w, <= 4)) at every image pixel."""
     h, w = result.image_hw
-    gx = result.image_to_grid(np.column_stack([np.arange(w), np.zeros(w)]))[:, 0]
-    gy = result.image_to_grid(np.column_stack([np.zeros(h), np.arange(h)]))[:, 1]
-    map_x, map_y = np.meshgrid(gx.astype(np.float32), gy.astype(np.float32))
-    return map_x, map_y
-
-
-def _sample(plane: np.ndarray, maps: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    return cv2.remap(np.ascontiguousarray(plane, dtype=np.float32), *maps, cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpAffine(np.ascontiguousarray(planes, dtype=np.float32), _grid_affine(result), (w, h),
+                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
 
 
 def part_maps(result: InferenceResult, region: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """At every image pixel in ``region`` (H, W bool): the most likely part (int8, ``NO_PART``
     elsewhere) and its probability (float32, 0 elsewhere)."""
-    maps = _image_maps(result)
     best = np.zeros(result.image_hw, np.float32)
     part = np.zeros(result.image_hw, np.int8)
-    for k in range(N_PARTS):
-        prob = _sample(result.parts[k], maps)
-        better = prob > best
-        best[better], part[better] = prob[better], k
+    for k0 in range(0, N_PARTS, SAMPLE_CHANNELS):       # OpenCV samples up to 4 channels at once
+        probs = _sample(np.moveaxis(result.parts[k0:k0 + SAMPLE_CHANNELS], 0, -1), result)
+        for k in range(probs.shape[-1]):
+            better = probs[..., k] > best
+            np.copyto(best, probs[..., k], where=better)
+            np.copyto(part, np.int8(k0 + k), where=better)
     part[~region] = NO_PART
     best[~region] = 0.0
     return part, best
@@ -77,7 +81,18 @@ def part_maps(result: InferenceResult, region: np.ndarray) -> tuple[np.ndarray, 
 
 def person_pixels(result: InferenceResult) -> np.ndarray:
     """(H, W) bool: p_S >= 0.5, sampled as ``part_maps`` samples the parts."""
-    return _sample(result.segmentation, _image_maps(result)) >= SEGMENTATION_THRESHOLD
+    return _sample(result.segmentation, result) >= SEGMENTATION_THRESHOLD
+
+
+def _outline(rgba: np.ndarray, mask: np.ndarray) -> None:
+    """Paint the ``OUTLINE_PX`` inner border of ``mask`` (H, W bool) in ``OUTLINE``."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if len(rows) == 0:
+        return
+    box = np.s_[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    inside = np.pad(mask[box], 1).astype(np.uint8)      # the image edge is a border too
+    eroded = cv2.erode(inside, np.ones((2 * OUTLINE_PX + 1,) * 2, np.uint8))[1:-1, 1:-1]
+    rgba[box][mask[box] & (eroded == 0)] = OUTLINE
 
 
 class PartsLayer(RgbaOverlayLayer):
@@ -96,16 +111,12 @@ class PartsLayer(RgbaOverlayLayer):
     def rgba(self, result: InferenceResult) -> np.ndarray:
         masks = shown_masks(result) if any(p.mask is not None for p in result.people) else []
         self._part, self._prob = part_maps(result, person_pixels(result))
-        rgba = np.zeros((*result.image_hw, 4), np.uint8)
-        inside = self._part != NO_PART
-        rgba[inside, :3] = PART_COLORS[self._part[inside]]
-        rgba[inside, 3] = UNASSIGNED_ALPHA if masks else PART_ALPHA
-        person_masks = [(result.people[j].mask & inside).astype(np.uint8) for j in masks]
-        for mask in person_masks:
-            rgba[mask > 0, 3] = PART_ALPHA
-        kernel = np.ones((2 * OUTLINE_PX + 1,) * 2, np.uint8)
-        for mask in person_masks:
-            rgba[mask > cv2.erode(mask, kernel)] = OUTLINE
+        rgba = PART_RGBA[self._part + 1]                # NO_PART -> transparent
+        if masks:
+            assigned = np.logical_or.reduce([result.people[j].mask for j in masks])
+            np.minimum(rgba[..., 3], UNASSIGNED_ALPHA, out=rgba[..., 3], where=~assigned)
+        for j in masks:
+            _outline(rgba, result.people[j].mask & (self._part != NO_PART))
         return rgba
 
     def _clear(self) -> None:
