@@ -1,0 +1,108 @@
+"""Running a network on several inputs at once: float on CPU, fp16 autocast and channels-last
+on CUDA, or int8 (``quantize``); padded batches give exactly the one-at-a-time outputs.
+
+Inputs of different sizes (each ``output_stride * n + 1`` a side) are zero-padded at the
+right and bottom to a common size. After every backbone convolution the activations
+outside each image's own extent are zeroed, which is what the TF-'SAME' zero padding of
+that image alone gives (odd sides pad symmetrically), so no padding leaks into the
+results. The int8 graph cannot be hooked: it batches only inputs of equal size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from torch import nn
+
+from .layers import Conv2dSame
+
+BACKENDS = ("float", "int8", "auto")
+
+
+class NetworkRunner:
+    """A network on a device; ``run(inputs)`` -> one output dict (1, C, h, w) per input."""
+
+    def __init__(self, net: nn.Module, device: torch.device, maskable: bool = True) -> None:
+        self.net, self.device, self.maskable = net, device, maskable
+        self.stride = int(net.output_stride)
+
+    @torch.inference_mode()
+    def run(self, inputs: Sequence[np.ndarray]) -> list[dict[str, torch.Tensor]]:
+        """Network outputs of each (3, H, W) float32 input; same-size groups or (for
+        maskable float networks) one padded batch."""
+        if not self.maskable:
+            return self._by_size(inputs)
+        hw = np.array([x.shape[1:] for x in inputs])
+        out = self._call(_pad_stack(inputs, hw.max(axis=0)), hw if len(set(map(tuple, hw))) > 1 else None)
+        return [{k: _crop(v[i:i + 1], hw[i], self.stride) for k, v in out.items()} for i in range(len(inputs))]
+
+    def _by_size(self, inputs: Sequence[np.ndarray]) -> list[dict[str, torch.Tensor]]:
+        results: list[dict[str, torch.Tensor] | None] = [None] * len(inputs)
+        for shape in dict.fromkeys(x.shape for x in inputs):
+            index = [i for i, x in enumerate(inputs) if x.shape == shape]
+            out = self._call(torch.from_numpy(np.stack([inputs[i] for i in index])), None)
+            for j, i in enumerate(index):
+                results[i] = {k: v[j:j + 1] for k, v in out.items()}
+        return results
+
+    def _call(self, x: torch.Tensor, extents: np.ndarray | None) -> dict[str, torch.Tensor]:
+        x = x.to(self.device)
+        with _masked(self.net, extents):
+            if self.device.type == "cuda":
+                x = x.to(memory_format=torch.channels_last)
+                with torch.autocast("cuda", dtype=torch.float16):
+                    return {k: v.float() for k, v in self.net(x).items()}
+            return self.net(x)
+
+
+def _pad_stack(inputs: Sequence[np.ndarray], hw: np.ndarray) -> torch.Tensor:
+    batch = np.zeros((len(inputs), 3, int(hw[0]), int(hw[1])), dtype=np.float32)
+    for i, x in enumerate(inputs):
+        batch[i, :, :x.shape[1], :x.shape[2]] = x
+    return torch.from_numpy(batch)
+
+
+def _extent(side: int, step: int) -> int:
+    """Cells of an output grid with ``step`` input pixels per cell over ``side`` pixels."""
+    return (side - 1) // step + 1
+
+
+def _crop(out: torch.Tensor, hw: np.ndarray, stride: int) -> torch.Tensor:
+    return out[..., :_extent(int(hw[0]), stride), :_extent(int(hw[1]), stride)]
+
+
+@contextmanager
+def _masked(net: nn.Module, extents: np.ndarray | None) -> Iterator[None]:
+    """Zero every backbone convolution's output outside each image's extent (``extents``:
+    (N, 2) input heights and widths; the batch is their maximum); nothing when None."""
+    if extents is None:
+        yield
+        return
+    batch_hw = extents.max(axis=0)
+    masks: dict[tuple[int, ...], torch.Tensor] = {}
+
+    def hook(module: nn.Module, args: tuple, out: torch.Tensor) -> torch.Tensor:
+        key = tuple(out.shape[-2:])
+        if key not in masks:
+            masks[key] = _mask(extents, batch_hw, key, out)
+        return out * masks[key]
+
+    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, Conv2dSame)]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _mask(extents: np.ndarray, batch_hw: np.ndarray, grid_hw: tuple[int, ...],
+          like: torch.Tensor) -> torch.Tensor:
+    """(N, 1, h, w) ones over each image's cells of a ``grid_hw`` output grid."""
+    steps = [max((int(b) - 1) // max(g - 1, 1), 1) for b, g in zip(batch_hw, grid_hw)]
+    mask = torch.zeros(len(extents), 1, *grid_hw, dtype=like.dtype, device=like.device)
+    for i, (h, w) in enumerate(extents):
+        mask[i, :, :_extent(int(h), steps[0]), :_extent(int(w), steps[1])] = 1
+    return mask
