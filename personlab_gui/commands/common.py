@@ -33,6 +33,8 @@ def add_inference_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--mask-assignment", choices=MASK_ASSIGNMENTS, default="embedding",
                    help="pixel -> person rule for masks: PersonLab's embedding, or the "
                         "skeleton / bodypix baselines (default: %(default)s)")
+    g.add_argument("--long-refine-steps", type=int, metavar="N",
+                   help="long-range self-refinement steps for masks (default: the model's own)")
 
 
 def check_input_side(size: int, option: str = "--size") -> None:
@@ -55,7 +57,8 @@ def settings_from_args(args: argparse.Namespace) -> InferenceSettings:
         raise ValueError(f"--min-score {args.min_score}: must be between 0 and 1")
     return InferenceSettings(size=args.size, scales=tuple(args.scales), flip=args.flip,
                              decoder=args.decoder, mask_assignment=args.mask_assignment,
-                             min_instance_score=args.min_score)
+                             min_instance_score=args.min_score,
+                             long_refine_steps=args.long_refine_steps)
 
 
 def model_file(model: str | None) -> list[Path]:

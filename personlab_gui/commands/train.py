@@ -29,8 +29,8 @@ _FIELDS = {
     "log_every": "log_every", "checkpoint_every": "checkpoint_every",
     "eval_every": "eval_every", "cancel_file": "cancel_file", "augment": "augment",
     "eval_at_start": "eval_at_start", "loss_weights": "loss_weights",
+    "teacher": "teachers", "unlabeled": "unlabeled", "gt_weight": "gt_weight", "scale": "scale",
 }
-_REQUIRED = ("train", "images", "out")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -40,6 +40,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                       help="training COCO keypoints/masks JSON(s); several train together")
     data.add_argument("--images", nargs="+", metavar="DIR",
                       help="training images folder(s), one per --train file, same order")
+    data.add_argument("--unlabeled", action="extend", nargs="+", metavar="DIR",
+                      help="folder(s) of images without ground truth, trained through --teacher only")
     data.add_argument("--val", metavar="GT.json", help="validation COCO JSON (AP during training)")
     data.add_argument("--val-images", metavar="DIR", help="validation images folder")
     model = parser.add_argument_group("model")
@@ -50,6 +52,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
                        help="heads | heads+N (and the last N backbone blocks) | all (default: heads)")
     model.add_argument("--heads", type=_heads, metavar="LIST",
                        help=f"comma-separated heads to train (default: {','.join(ALL_HEADS)})")
+    model.add_argument("--teacher", action="append", metavar="HEADS=MODEL",
+                       help="distil these heads from a frozen model, e.g. heatmap,short,mid=posenet_mnv1_075 "
+                            "(repeatable; a head of two teachers learns their mean; its heads train)")
+    model.add_argument("--gt-weight", type=float, metavar="W",
+                       help="with --teacher: weight of the ground-truth loss next to the teachers' (default 0.5)")
     model.add_argument("--resume", metavar="STATE", help="continue from a training state (<out>.resume)")
     run = parser.add_argument_group("optimisation")
     length = run.add_mutually_exclusive_group()
@@ -60,6 +67,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--schedule", choices=("cosine", "step"))
     run.add_argument("--weight-decay", type=float)
     run.add_argument("--size", type=int, metavar="S", help="square input side, 16n+1 (default 401)")
+    run.add_argument("--scale", type=_scale, metavar="LO,HI",
+                     help="random factor on --size for the image's long side (default 0.75,1.25; "
+                          "above 1: crops of a larger image)")
     run.add_argument("--no-augment", dest="augment", action="store_const", const=False)
     run.add_argument("--seed", type=int)
     run.add_argument("--loss-weights", type=_loss_weights, metavar="HEAD=W,...",
@@ -83,6 +93,14 @@ def _heads(text: str) -> tuple[str, ...]:
     if unknown or not heads:
         raise argparse.ArgumentTypeError(f"unknown heads {unknown}; choose from {', '.join(ALL_HEADS)}")
     return heads
+
+
+def _scale(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: use LO,HI, e.g. 0.75,1.25") from None
+    return low, high
 
 
 def _loss_weights(text: str) -> dict[str, float]:
@@ -122,7 +140,8 @@ def run(args: argparse.Namespace) -> int:
         if args.resume:
             config = TrainConfig.from_dict({**read_resume_config(args.resume).to_dict(), **_given(args)})
         else:
-            missing = [f"--{name}" for name in _REQUIRED if getattr(args, name) is None]
+            required = ("out",) if args.unlabeled else ("train", "images", "out")
+            missing = [f"--{name}" for name in required if getattr(args, name) is None]
             if missing:
                 raise ValueError(f"missing {', '.join(missing)} (or give --resume)")
             config = TrainConfig.from_dict(_given(args))

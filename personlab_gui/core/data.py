@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 
 from .coco_io import load_coco
 from .errors import ImageLoadError, InputError
-from .image_io import load_image, safe_join
+from .image_io import list_images, load_image, safe_join
 from .preprocess import prepare_input
 from .skeleton import FLIP_PERMUTATION
 from .targets import InputAnnotations, annotations_to_input, build_targets
@@ -47,11 +47,12 @@ class CocoPersonDataset(Dataset):
     the image is placed like inference input (long side S, padding right/bottom).
     """
 
+    labelled = True   # False: every target is ignored (the images train through teachers only)
+
     def __init__(self, coco_json: str | Path, image_dir: str | Path, input_size: int = 401,
                  train: bool = True, augment: Augment | None = None, seed: int = 0,
                  stride: int = 16) -> None:
-        if input_size < stride + 1 or (input_size - 1) % stride:
-            raise ValueError(f"input size {input_size} is not {stride}n + 1 (e.g. 257, 401, 513)")
+        self._set_sampling(input_size, train, augment, seed, stride)
         gt = load_coco(coco_json)
         self.images = list(gt["images"])
         self.paths = [safe_join(image_dir, record["file_name"]) for record in self.images]
@@ -62,11 +63,17 @@ class CocoPersonDataset(Dataset):
         for ann in gt["annotations"]:
             if ann.get("category_id", PERSON_CATEGORY) == PERSON_CATEGORY:
                 self.anns[ann["image_id"]].append(ann)
+        # images found unreadable, shared with the loader's worker processes
+        self.unreadable = torch.zeros(len(self.images), dtype=torch.bool).share_memory_()
+
+    def _set_sampling(self, input_size: int, train: bool, augment: Augment | None, seed: int,
+                      stride: int) -> None:
+        """Input size, augmentation and seed (checked: S = stride * n + 1)."""
+        if input_size < stride + 1 or (input_size - 1) % stride:
+            raise ValueError(f"input size {input_size} is not {stride}n + 1 (e.g. 257, 401, 513)")
         self.size, self.stride, self.train, self.seed = input_size, stride, train, seed
         self.augment = (augment or Augment()) if train else None
         self.epoch = 0
-        # images found unreadable, shared with the loader's worker processes
-        self.unreadable = torch.zeros(len(self.images), dtype=torch.bool).share_memory_()
 
     def set_epoch(self, epoch: int) -> None:
         """Choose the epoch, which (with the seed and the index) fixes each sample's randomness."""
@@ -106,8 +113,28 @@ class CocoPersonDataset(Dataset):
             pixels, people = _flip(pixels, people)
         targets = build_targets(people.keypoints, people.masks, people.crowd, pixels.shape[1:],
                                 self.stride, unannotated_masks=people.unannotated)
+        if not self.labelled:
+            targets["keypoint_ignore"][:] = 1.0
+            targets["segmentation_ignore"][:] = 1.0
         return torch.from_numpy(np.ascontiguousarray(pixels)), {
             name: torch.from_numpy(value) for name, value in targets.items()}
+
+
+class UnlabeledImages(CocoPersonDataset):
+    """The images of a folder without ground truth (for distillation): augmented like
+    ``CocoPersonDataset``, every ground-truth target ignored."""
+
+    labelled = False
+
+    def __init__(self, image_dir: str | Path, input_size: int = 401, train: bool = True,
+                 augment: Augment | None = None, seed: int = 0, stride: int = 16) -> None:
+        self._set_sampling(input_size, train, augment, seed, stride)
+        if not Path(image_dir).is_dir():
+            raise InputError(image_dir, "no such images folder")
+        self.paths = list_images([image_dir])
+        self.images = [{"id": i, "file_name": p.name} for i, p in enumerate(self.paths)]
+        self.anns = defaultdict(list)
+        self.unreadable = torch.zeros(len(self.images), dtype=torch.bool).share_memory_()
 
 
 def _random_offset(hw: tuple[int, int], size: int, rng: np.random.Generator) -> tuple[int, int]:

@@ -20,9 +20,11 @@ from .fields import FIELD_STRIDE, Variant, fuse_variants
 from .hough import CANDIDATE_THRESHOLD, hough_maps, local_maxima
 from .jit import FIELDS, MASKS, VIEWER, Progress, prepare
 from .model import load_checkpoint, resolve_model, select_device
+from .model.checkpoint import DECODING_KEYS
 from .posenet_decode import posenet_decode
 from .preprocess import InputTransform, make_transform, prepare_input
 from .pseudo_labels import DEFAULT_LABEL_THRESHOLD
+from .refine import LONG_SELF_REFINE_STEPS
 from .result import InferenceResult, Person
 from .skeleton import MODEL_HEADS
 
@@ -44,6 +46,7 @@ class InferenceSettings:
     min_instance_score: float = 0.0
     mask_assignment: str = "embedding"      # one of MASK_ASSIGNMENTS (PersonLab: embedding)
     label_threshold: float = DEFAULT_LABEL_THRESHOLD   # instance score a pseudo-label needs
+    long_refine_steps: int | None = None    # long-range self-refinement; None: the model's own
 
     def __post_init__(self) -> None:
         if self.decoder not in DECODERS:
@@ -55,6 +58,10 @@ class InferenceSettings:
             raise ValueError("input size must be >= 33 and scales positive")
         if not 0.0 <= self.label_threshold <= 1.0:
             raise ValueError(f"label threshold {self.label_threshold}: must be between 0 and 1")
+        low, high = DECODING_KEYS["long_self_steps"]
+        if self.long_refine_steps is not None and not low <= self.long_refine_steps <= high:
+            raise ValueError(f"long-range refinement steps {self.long_refine_steps}: "
+                             f"must be between {low} and {high}")
 
     def forward_key(self) -> tuple:
         """The settings that need a new network pass when they change."""
@@ -71,6 +78,7 @@ class FieldMaps:
     forward_ms: float
     fuse_ms: float
     trained_heads: tuple[str, ...] = field(default=())
+    decoding: dict[str, int] = field(default_factory=dict)   # the model's (checkpoint meta)
 
 
 class Engine:
@@ -80,7 +88,7 @@ class Engine:
         self.model_path = resolve_model(model)
         net, info = load_checkpoint(self.model_path, map_location="cpu")
         self._setup(net, tuple(info["trained_heads"]), select_device(device), self.model_path.stem)
-        self.info = info
+        self.info, self.decoding = info, info["decoding"]
 
     @classmethod
     def from_network(cls, net: torch.nn.Module, trained_heads: tuple[str, ...],
@@ -88,6 +96,7 @@ class Engine:
         """An engine over a network already in memory (e.g. during training); it is not copied."""
         engine = cls.__new__(cls)
         engine.model_path, engine.info = None, {"trained_heads": list(trained_heads), "meta": {}}
+        engine.decoding = {}
         engine._setup(net, tuple(trained_heads), torch.device(device), name)
         return engine
 
@@ -135,7 +144,7 @@ class Engine:
         fields = fuse_variants(variants, base, self._heads(), self.output_stride, FIELD_STRIDE)
         t2 = time.perf_counter()
         return FieldMaps(image.shape[:2], base, fields, (t1 - t0) * 1e3, (t2 - t1) * 1e3,
-                         self.trained_heads)
+                         self.trained_heads, self.decoding)
 
     def decode(self, maps: FieldMaps, settings: InferenceSettings) -> InferenceResult:
         """Decode people (and masks, when those heads are trained) from fused fields."""
@@ -187,9 +196,17 @@ def decode_fields(maps: FieldMaps, settings: InferenceSettings, output_stride: i
         parts=f.get("parts"))
     if has_masks(maps.trained_heads):
         from .segment import add_masks
-        add_masks(result, f["segmentation"], f["long"], assignment=settings.mask_assignment)
+        add_masks(result, f["segmentation"], f["long"], assignment=settings.mask_assignment,
+                  long_self_steps=long_self_steps(settings, maps.decoding))
     result.decode_ms = maps.fuse_ms + (time.perf_counter() - t0) * 1e3
     return result
+
+
+def long_self_steps(settings: InferenceSettings, decoding: dict[str, int]) -> int:
+    """Long-range self-refinement steps: the user's, else the model's, else the default."""
+    if settings.long_refine_steps is not None:
+        return settings.long_refine_steps
+    return decoding.get("long_self_steps", LONG_SELF_REFINE_STEPS)
 
 
 def has_masks(trained_heads: tuple[str, ...]) -> bool:

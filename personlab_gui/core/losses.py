@@ -1,6 +1,7 @@
 """The PersonLab training loss: logistic losses for the heatmap and segmentation heads, L1
 for the short-, mid- and long-range offsets where their targets are defined, with crowd
-regions and unannotated people masked out (targets from ``targets.build_targets``).
+regions and unannotated people masked out (targets from ``targets.build_targets``); and
+the distillation loss against a teacher's outputs (``distill_loss``).
 """
 
 from __future__ import annotations
@@ -65,8 +66,34 @@ def personlab_loss(outputs: dict[str, torch.Tensor], targets: dict[str, torch.Te
     return total, {name: loss.detach() for name, loss in per_head.items()}
 
 
+#: Weight of the ``parts`` head in the distillation loss (it has no ground-truth loss).
+PARTS_WEIGHT = 2.0
+_PROBABILITY_HEADS = ("heatmap", "segmentation", "parts")
+
+
+def distill_loss(outputs: dict[str, torch.Tensor],
+                 teacher: dict[str, tuple[torch.Tensor, torch.Tensor]],
+                 weights: LossWeights) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Weighted total and the (detached, unweighted) loss of every head a teacher gives.
+
+    teacher: head -> (target, cell weight) from ``distill.Teachers.targets``: probabilities
+    for heatmap, segmentation and parts (logistic loss), offsets for short, mid and long
+    (L1 in units of R). A head is weighted as in ``weights`` (parts: ``PARTS_WEIGHT``).
+    """
+    per_head = {}
+    for head, (target, cell_weight) in teacher.items():
+        if head in _PROBABILITY_HEADS:
+            per_head[head] = _logistic(outputs[head], target, cell_weight)
+        else:
+            per_head[head] = _offset_l1(outputs[head], target, cell_weight)
+    total = sum((PARTS_WEIGHT if head == "parts" else getattr(weights, head)) * loss
+                for head, loss in per_head.items())
+    return total, {name: loss.detach() for name, loss in per_head.items()}
+
+
 def _logistic(logits: torch.Tensor, target: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy with logits, averaged over the kept cells of every channel."""
+    """Binary cross-entropy with logits, averaged over the kept cells of every channel
+    (``target`` may be soft, ``keep`` a weight in [0, 1])."""
     keep = keep.expand_as(logits)
     loss = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
     return (loss * keep).sum() / keep.sum().clamp(min=1.0)

@@ -1,7 +1,7 @@
 """Recurrent offset refinement: a long vector is corrected by the field found where it lands.
 
 mid-range:  M_{k,l}(x) <- x' - x + S_l(x'),  x' = x + M_{k,l}(x)   (twice)
-long-range: L_k(x) <- x' - x + L_k(x') (``LONG_SELF_REFINE_STEPS``), then
+long-range: L_k(x) <- x' - x + L_k(x') (``self_steps``, by default the model's), then
             L_k(x) <- x' - x + S_k(x') (twice)
 """
 
@@ -13,9 +13,11 @@ from .jit import MASKS, VIEWER, f32, kernel
 from .skeleton import DIRECTED_EDGES, K
 
 MID_REFINE_STEPS = 2
-#: The paper refines the long-range field twice by itself. With the zoo model's coarse
-#: long-range head (1x1 conv on frozen stride-16 features, mean error ~47 px) one step is
-#: best on the training split (segm AP 0.117 with 1 step, 0.092 with 2, 0.106 with 0).
+#: Long-range self-refinement steps of a model whose checkpoint names none (its
+#: ``meta["decoding"]["long_self_steps"]``). The paper refines twice; with
+#: ``personlab_mnv1_075``'s coarse long-range head (1x1 conv on frozen stride-16 features,
+#: mean error ~47 px) one step is best on the training split (segm AP 0.117 with 1 step,
+#: 0.092 with 2, 0.106 with 0).
 LONG_SELF_REFINE_STEPS = 1
 LONG_SHORT_REFINE_STEPS = 2
 
@@ -68,8 +70,10 @@ def refine_mid(mid: np.ndarray, short: np.ndarray, field_stride: int,
 
 
 def refine_long(long: np.ndarray, short: np.ndarray, field_stride: int,
-                active: np.ndarray | None = None) -> np.ndarray:
-    """Long-range field refined by itself, then twice by the short-range offsets.
+                active: np.ndarray | None = None,
+                self_steps: int = LONG_SELF_REFINE_STEPS) -> np.ndarray:
+    """Long-range field refined ``self_steps`` times by itself, then twice by the
+    short-range offsets.
 
     Only the cells where ``active`` (h, w) is set are refined (all when None); the others
     keep the raw field. Self-refinement reads the previous step's field, so with more than
@@ -77,7 +81,7 @@ def refine_long(long: np.ndarray, short: np.ndarray, field_stride: int,
     """
     same = np.arange(K)
     active = np.ones(long.shape[1:3], dtype=np.bool_) if active is None else active
-    for _ in range(LONG_SELF_REFINE_STEPS):
+    for _ in range(self_steps):
         long = _refined(long, long, same, field_stride, active)
     for _ in range(LONG_SHORT_REFINE_STEPS):
         long = _refined(long, short, same, field_stride, active)

@@ -35,7 +35,7 @@ from numba import njit
 
 from .jit import MASKS, f32, kernel
 from .preprocess import InputTransform
-from .refine import refine_long
+from .refine import LONG_SELF_REFINE_STEPS, refine_long
 from .result import InferenceResult
 from .skeleton import K, MASK_THRESHOLD, SEGMENTATION_THRESHOLD, TREE_EDGES
 
@@ -54,16 +54,18 @@ def _refine_cells(segmentation: np.ndarray) -> np.ndarray:
 
 
 def add_masks(result: InferenceResult, segmentation: np.ndarray, long: np.ndarray,
-              assignment: str = "embedding") -> None:
+              assignment: str = "embedding", long_self_steps: int = LONG_SELF_REFINE_STEPS) -> None:
     """Fill the segmentation maps, basins and every person's image-resolution ``mask``.
 
     ``segmentation`` (h, w) probabilities and ``long`` (K, h, w, 2) raw offsets, both on
-    the field grid; ``assignment`` is one of ``MASK_ASSIGNMENTS``.
+    the field grid; ``assignment`` is one of ``MASK_ASSIGNMENTS``; ``long_self_steps``: the
+    long-range field's self-refinement steps (``refine.refine_long``).
     """
     if assignment not in MASK_ASSIGNMENTS:
         raise ValueError(f"unknown mask assignment {assignment!r}; "
                          f"choose from {', '.join(MASK_ASSIGNMENTS)}")
-    refined = refine_long(long, result.short, result.field_stride, _refine_cells(segmentation))
+    refined = refine_long(long, result.short, result.field_stride, _refine_cells(segmentation),
+                          long_self_steps)
     result.segmentation, result.long_raw, result.long_refined = segmentation, long, refined
     if not result.people:
         result.basins = np.full(result.image_hw, -1, dtype=np.int32)

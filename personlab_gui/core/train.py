@@ -32,14 +32,15 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import ConcatDataset, DataLoader, DistributedSampler
 
-from .data import CocoPersonDataset
+from .data import Augment, CocoPersonDataset, UnlabeledImages
+from .distill import Teachers, TeacherSpec
 from .errors import InputError
 from .interrupts import deferred_interrupts
-from .losses import LossWeights, personlab_loss
+from .losses import LossWeights, distill_loss, personlab_loss
 from .model import PersonLabNet, load_checkpoint, resolve_model, save_checkpoint, select_device
 from .model.checkpoint import atomic_torch_save
 from .outputs import check_output
-from .skeleton import ALL_HEADS, MODEL_HEADS
+from .skeleton import ALL_HEADS, EXTRA_HEADS, MODEL_HEADS
 
 STATE_FORMAT = "personlab-gui-train-state/1"
 SCHEDULES = ("cosine", "step")
@@ -66,6 +67,9 @@ class TrainConfig:
 
     ``train_json`` / ``train_images``: one COCO JSON and its images folder, or several of
     each (same order); a single string is accepted and stored as a one-element tuple.
+    ``teachers``: ``HEADS=MODEL`` strings (``distill.TeacherSpec``); their heads train too
+    (distillation), ``unlabeled`` image folders train through them only, and the
+    ground-truth loss counts ``gt_weight`` times next to the teachers' loss.
     """
 
     train_json: str | tuple[str, ...]
@@ -86,6 +90,7 @@ class TrainConfig:
     input_size: int = 401
     loss_weights: LossWeights = LossWeights()
     augment: bool = True
+    scale: tuple[float, float] = Augment.scale   # random factor on the input size for the long side
     device: str = "auto"
     seed: int = 0
     num_workers: int = 2
@@ -94,19 +99,30 @@ class TrainConfig:
     eval_every: int = 0                     # steps between validations (0: only at the end)
     eval_at_start: bool = False             # also validate the starting model (a baseline)
     cancel_file: str | None = None          # training stops when this file exists
+    teachers: tuple[str, ...] = ()          # distillation: "HEADS=MODEL" each
+    unlabeled: tuple[str, ...] = ()         # image folders without ground truth (need teachers)
+    gt_weight: float = 0.5                  # with teachers: weight of the ground-truth loss
 
     def __post_init__(self) -> None:
-        for name in ("train_json", "train_images"):
+        for name in ("train_json", "train_images", "teachers", "unlabeled"):
             value = getattr(self, name)
             paths = (value,) if isinstance(value, (str, os.PathLike)) else tuple(value)
             object.__setattr__(self, name, tuple(str(p) for p in paths))
-        if not self.train_json or len(self.train_json) != len(self.train_images):
+        if len(self.train_json) != len(self.train_images):
             raise ValueError(f"give one training images folder per training JSON "
                              f"({len(self.train_json)} JSON, {len(self.train_images)} folders)")
+        if not self.train_json and not self.unlabeled:
+            raise ValueError("give training data (a COCO JSON and its images, or unlabeled images)")
+        if self.unlabeled and not self.teachers:
+            raise ValueError("unlabeled images train only through teachers: give --teacher")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r}; choose from {', '.join(SCHEDULES)}")
-        if not self.heads or not set(self.heads) <= set(ALL_HEADS):
-            raise ValueError(f"heads must be a non-empty subset of {', '.join(ALL_HEADS)}")
+        taught = {h for spec in self.teacher_specs() for h in spec.heads}
+        heads = set(self.heads) | taught
+        if not self.heads or not heads <= set(MODEL_HEADS) or (heads & set(EXTRA_HEADS)) - taught:
+            raise ValueError(f"heads must be a non-empty subset of {', '.join(ALL_HEADS)} "
+                             f"({', '.join(EXTRA_HEADS)} only from a teacher)")
+        object.__setattr__(self, "heads", tuple(h for h in MODEL_HEADS if h in heads))
         if (self.max_steps or 0) < 1 and (self.epochs or 0) < 1:
             raise ValueError("give a positive number of epochs or steps")
         if bool(self.val_json) != bool(self.val_images):
@@ -124,6 +140,11 @@ class TrainConfig:
             raise ValueError(f"learning rate {self.lr}: must be in (0, 10]")
         if not (math.isfinite(self.weight_decay) and 0 <= self.weight_decay <= 10):
             raise ValueError(f"weight decay {self.weight_decay}: must be in [0, 10]")
+        low, high = self.scale
+        if not (math.isfinite(low) and math.isfinite(high) and 0.05 <= low <= high <= 20):
+            raise ValueError(f"scale {low}..{high}: need 0.05 <= low <= high <= 20")
+        if not (math.isfinite(self.gt_weight) and 0 <= self.gt_weight <= 1e6):
+            raise ValueError(f"ground-truth weight {self.gt_weight}: must be in [0, 1e6]")
         weights = asdict(self.loss_weights).values()
         if not all(math.isfinite(w) and 0 <= w <= 1e6 for w in weights):
             raise ValueError("loss weights must be finite numbers in [0, 1e6]")
@@ -131,11 +152,18 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def teacher_specs(self) -> list[TeacherSpec]:
+        """The parsed ``teachers`` (ValueError on a bad one)."""
+        return [TeacherSpec.parse(text) for text in self.teachers]
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         values["heads"] = tuple(values.get("heads", ALL_HEADS))
+        for name in ("train_json", "train_images", "teachers", "unlabeled"):
+            values.setdefault(name, ())   # __post_init__ makes tuples (of a lone string too)
+        values["scale"] = tuple(values.get("scale", Augment.scale))
         values["loss_weights"] = LossWeights(**values.get("loss_weights", {}))
         return cls(**values)
 
@@ -260,11 +288,13 @@ class Trainer:
             model, self.init_info = PersonLabNet(cfg.backbone), {"path": None, "trained_heads": []}
         else:
             model, self.init_info = load_checkpoint(resolve_model(cfg.init_model))
+        model = _with_heads(model, cfg.heads)
         _set_trainable(model, cfg.heads, parse_train_parts(cfg.train_parts))
         self.model = model.to(self.device).train()
         self.trained_heads = sorted(set(self.init_info["trained_heads"]) | set(cfg.heads),
                                     key=MODEL_HEADS.index)
-        self.weights = cfg.loss_weights.only(cfg.heads)
+        self.weights = cfg.loss_weights.only([h for h in cfg.heads if h in ALL_HEADS])
+        self.teachers = Teachers(cfg.teacher_specs(), self.device) if cfg.teachers else None
         self.net: nn.Module = self.model
         if self.dist.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -272,12 +302,18 @@ class Trainer:
 
     def _build_data(self) -> None:
         cfg = self.config
-        parts = []
+        parts, augment = [], Augment(scale=cfg.scale)
         for gt_json, image_dir in zip(cfg.train_json, cfg.train_images, strict=True):
             part = CocoPersonDataset(gt_json, image_dir, cfg.input_size, train=cfg.augment,
-                                     seed=cfg.seed, stride=self.model.output_stride)
+                                     augment=augment, seed=cfg.seed, stride=self.model.output_stride)
             if len(part) == 0:
                 raise TrainError(f"{gt_json}: no training images")
+            parts.append(part)
+        for folder in cfg.unlabeled:
+            part = UnlabeledImages(folder, cfg.input_size, train=cfg.augment, augment=augment,
+                                   seed=cfg.seed, stride=self.model.output_stride)
+            if len(part) == 0:
+                raise TrainError(f"{folder}: no images")
             parts.append(part)
         self.dataset = TrainingSets(parts)
         self.sampler = DistributedSampler(self.dataset, self.dist.world_size, self.dist.rank,
@@ -346,12 +382,26 @@ class Trainer:
         """One optimisation step on a batch; sets ``self.losses`` (this rank's values)."""
         images = images.to(self.device, non_blocking=True)
         targets = {k: v.to(self.device, non_blocking=True) for k, v in targets.items()}
-        total, per_head = personlab_loss(self.net(images), targets, self.weights)
+        total, per_head = self._loss(images, targets)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.optimizer.step()
         self.scheduler.step()
         self.losses = {"total": float(total.detach()), **{k: float(v) for k, v in per_head.items()}}
+
+    def _loss(self, images: torch.Tensor, targets: dict[str, torch.Tensor]
+              ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The ground-truth loss; with teachers, their loss plus ``gt_weight`` times it
+        (the teachers' per-head losses are named ``distill/HEAD``)."""
+        outputs = self.net(images)
+        has_gt = any(w > 0 for w in self.weights.as_dict().values())
+        total, per_head = (personlab_loss(outputs, targets, self.weights)
+                           if has_gt or self.teachers is None else (0.0, {}))
+        if self.teachers is None:
+            return total, per_head
+        taught, taught_heads = distill_loss(outputs, self.teachers.targets(images), self.config.loss_weights)
+        return (taught + self.config.gt_weight * total,
+                {**per_head, **{f"distill/{k}": v for k, v in taught_heads.items()}})
 
     def _batches(self) -> Iterator[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
         """Batches from the current step on, epoch after epoch (exact on resume)."""
@@ -627,6 +677,16 @@ def read_resume_config(path: str | Path) -> TrainConfig:
 
 
 # ---- helpers ------------------------------------------------------------------------------
+def _with_heads(model: PersonLabNet, heads: tuple[str, ...]) -> PersonLabNet:
+    """``model``, or a copy with the extra heads of ``heads`` it lacks added (fresh init)."""
+    extra = set(model.extra_heads) | (set(heads) & set(EXTRA_HEADS))
+    if extra == set(model.extra_heads):
+        return model
+    grown = PersonLabNet(model.backbone_name, extra)
+    grown.load_state_dict(model.state_dict(), strict=False)   # all but the new heads
+    return grown
+
+
 def _set_trainable(model: PersonLabNet, heads: tuple[str, ...], backbone_blocks: int | None) -> None:
     """Freeze everything, then unfreeze the chosen heads and backbone part (None: all)."""
     model.requires_grad_(False)

@@ -3,13 +3,15 @@
 File content (``torch.save``, loadable with ``weights_only=True``)::
 
     {"format": FORMAT, "backbone": str, "trained_heads": [head, ...],
-     "meta": {JSON-able: parent, source, date, settings, metrics, ...},
+     "meta": {JSON-able: parent, source, date, settings, metrics, decoding, ...},
      "state_dict": {name: tensor}, "checksum": "sha256:<hex>",
      "extra_heads": [head, ...]}   # only when the network has optional heads (e.g. parts)
 
 The checksum covers every tensor's name, dtype, shape and bytes (``tensor_checksum``);
 loading verifies it, so a flipped bit in the weights is refused. Files written before
 checksums existed (no ``checksum`` key) still load. Weights that are not finite are refused.
+``meta["decoding"]`` (optional) holds the model's own decoding settings (``DECODING_KEYS``),
+used unless the user overrides them; a value out of range is refused.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ FORMAT = "personlab-gui-checkpoint/1"
 PathLike = str | os.PathLike
 _FILE_MODE = 0o644
 _ZIP_MAGIC = b"PK\x03\x04"  # torch.save's archive format
+#: Decoding settings a checkpoint may set, with their integer bounds: long-range
+#: self-refinement steps (``refine.refine_long``).
+DECODING_KEYS = {"long_self_steps": (0, 8)}
 
 
 class CheckpointError(Exception):
@@ -123,12 +128,27 @@ def _check_header(path: Path, payload: dict) -> dict[str, Any]:
         raise CheckpointError(f"{path}: bad trained_heads {heads!r}")
     if not isinstance(meta, dict):
         raise CheckpointError(f"{path}: meta is not a dict")
+    decoding = _check_decoding(path, meta.get("decoding", {}))
     if not isinstance(payload.get("state_dict"), dict):
         raise CheckpointError(f"{path}: state_dict missing")
     if "checksum" in payload and not isinstance(payload["checksum"], str):
         raise CheckpointError(f"{path}: bad checksum {payload['checksum']!r}")
     return {"path": str(path), "format": FORMAT, "backbone": backbone,
-            "trained_heads": list(heads), "extra_heads": list(extra), "meta": meta}
+            "trained_heads": list(heads), "extra_heads": list(extra), "meta": meta,
+            "decoding": decoding}
+
+
+def _check_decoding(path: Path, decoding: Any) -> dict[str, int]:
+    """``meta["decoding"]`` checked against ``DECODING_KEYS`` (one-line error otherwise)."""
+    if not isinstance(decoding, dict) or not set(decoding) <= set(DECODING_KEYS):
+        raise CheckpointError(f"{path}: bad decoding settings {decoding!r} "
+                              f"(known: {', '.join(DECODING_KEYS)})")
+    for key, value in decoding.items():
+        low, high = DECODING_KEYS[key]
+        if type(value) is not int or not low <= value <= high:
+            raise CheckpointError(f"{path}: decoding setting {key} = {value!r}: "
+                                  f"must be an integer in {low}..{high}")
+    return dict(decoding)
 
 
 def _check_state(path: Path, model: PersonLabNet, state: dict, checksum: str | None) -> None:
@@ -160,7 +180,8 @@ def load_checkpoint(path: PathLike, map_location: str | torch.device = "cpu"
                     ) -> tuple[PersonLabNet, dict[str, Any]]:
     """Load a checkpoint: (model in eval mode on ``map_location``, info dict).
 
-    info has path, format, backbone, trained_heads, extra_heads and meta. Raises
+    info has path, format, backbone, trained_heads, extra_heads, meta and decoding (the
+    checked ``meta["decoding"]``, {} when absent). Raises
     ``CheckpointError``.
     """
     path = Path(path)
