@@ -328,16 +328,16 @@ def test_any_exception_mid_batch_still_writes_what_finished(tmp_path, capsys, mo
         shutil.copy(EXAMPLE, folder / f"{name}.jpg")
         with (folder / f"{name}.jpg").open("ab") as f:
             f.write(name.encode())  # three different files
-    real_run, calls = Engine.run, []
+    real_forward, calls = Engine.forward_batch, []
 
-    def failing(self, image, settings=None):
+    def failing(self, images, settings):  # the network pass of each image (batch 1)
         calls.append(1)
         if len(calls) == 2:
             raise MemoryError()           # one image too big: that image fails, the batch goes on
         if len(calls) == 3:
             raise ZeroDivisionError("a bug")   # anything else: stop, keep what finished
-        return real_run(self, image, settings)
-    monkeypatch.setattr(Engine, "run", failing)
+        return real_forward(self, images, settings)
+    monkeypatch.setattr(Engine, "forward_batch", failing)
     out = tmp_path / "r.json"
     assert main(["infer", str(folder), "--out", str(out), "--size", "129", "--format", "dataset"]) == 1
     errors = _errors(capsys.readouterr().err)

@@ -10,17 +10,25 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..core.engine import DECODERS, DEFAULT_SIZE, MASK_ASSIGNMENTS, Engine, InferenceSettings
+from ..core.model.runner import BACKENDS
 from ..core.outputs import check_output
 
 #: Smallest and largest network input side (after the test-time scale): past the upper
 #: bound one image's network pass and fields take several GB.
 MIN_INPUT_SIDE, MAX_INPUT_SIDE = 33, 4097
+MAX_BATCH = 256
 
 
 def add_inference_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("inference")
     g.add_argument("--model", default="default", help="zoo name or checkpoint path (default: %(default)s)")
     g.add_argument("--device", default="auto", help="auto|cpu|cuda[:N]|mps (default: %(default)s)")
+    g.add_argument("--backend", choices=BACKENDS, default="float",
+                   help="network arithmetic: float, int8 (CPU, calibrated once and cached) or auto "
+                        "(int8 on a CPU that has the kernels) (default: %(default)s)")
+    g.add_argument("--batch", type=int, default=1,
+                   help=f"images per network call, 1..{MAX_BATCH} (padded to a common size; same "
+                        "results; worth it on a GPU) (default: %(default)s)")
     g.add_argument("--size", type=int, default=DEFAULT_SIZE,
                    help=f"network input long side, {MIN_INPUT_SIDE}..{MAX_INPUT_SIDE} (default: %(default)s)")
     g.add_argument("--scales", type=float, nargs="+", default=[1.0],
@@ -53,6 +61,8 @@ def settings_from_args(args: argparse.Namespace) -> InferenceSettings:
         if not MIN_INPUT_SIDE <= side <= MAX_INPUT_SIDE:
             raise ValueError(f"--scales {scale:g}: input side {args.size} x {scale:g} = {side} px is outside "
                              f"{MIN_INPUT_SIDE}..{MAX_INPUT_SIDE} (memory)")
+    if not 1 <= args.batch <= MAX_BATCH:
+        raise ValueError(f"--batch {args.batch}: must be between 1 and {MAX_BATCH}")
     if not 0.0 <= args.min_score <= 1.0:  # also refuses nan
         raise ValueError(f"--min-score {args.min_score}: must be between 0 and 1")
     return InferenceSettings(size=args.size, scales=tuple(args.scales), flip=args.flip,
@@ -71,9 +81,9 @@ def model_file(model: str | None) -> list[Path]:
         return []
 
 
-def check_out(out: str, inputs: Iterable[str | Path], option: str = "--out") -> None:
-    """``check_output``, saying on stderr when an existing file will be replaced."""
-    if check_output(out, inputs, option=option):
+def check_out(out: str, inputs: Iterable[str | Path], option: str = "--out", quiet: bool = False) -> None:
+    """``check_output``, saying on stderr (unless ``quiet``) when an existing file will be replaced."""
+    if check_output(out, inputs, option=option) and not quiet:
         print(f"note: {out} exists and will be replaced", file=sys.stderr)
 
 
@@ -83,11 +93,12 @@ def first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-def engine_from_args(args: argparse.Namespace) -> Engine:
-    """Load the engine; errors become one line on stderr and ``SystemExit(2)``."""
+def engine_from_args(args: argparse.Namespace, device: str | None = None) -> Engine:
+    """Load the engine (on ``device`` rather than ``--device`` when given); errors become
+    one line on stderr and ``SystemExit(2)``."""
     from ..core.model import CheckpointError
     try:
-        return Engine(args.model, args.device)
+        return Engine(args.model, str(device or args.device), getattr(args, "backend", "float"))  # render: float
     except (CheckpointError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

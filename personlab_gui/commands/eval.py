@@ -34,18 +34,19 @@ def run(args: argparse.Namespace) -> int:
         return 2
     engine = engine_from_args(args)
     progress = ProgressLine(len(gt.paths))
-    evaluation = evaluate_engine(engine, gt, settings, lambda n, item: progress.update(n, item.path.name))
+    evaluation = evaluate_engine(engine, gt, settings, lambda n, item: progress.update(n, item.path.name),
+                                 batch=args.batch)
     progress.close()
     for message in evaluation.failures:
         print(f"error: {message}", file=sys.stderr)
-    _print_table(evaluation, engine.model_name, settings)
+    _print_table(evaluation, engine.model_name, engine.backend, settings)
     if args.json:
         print(json.dumps(evaluation.summary()))
     return 1 if evaluation.failures else 0
 
 
-def _print_table(evaluation: Evaluation, model: str, settings) -> None:
-    print(f"model {model}  decoder {settings.decoder}  size {settings.size}  "
+def _print_table(evaluation: Evaluation, model: str, backend: str, settings) -> None:
+    print(f"model {model}  backend {backend}  decoder {settings.decoder}  size {settings.size}  "
           f"scales {list(settings.scales)}  flip {settings.flip}  images {evaluation.images}")
     print(f"{'':10}" + "".join(f"{m:>8}" for m in METRICS))
     for kind, table in evaluation.scores.items():

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from .engine import Engine, InferenceSettings
 from .errors import InputError
@@ -54,18 +58,94 @@ def out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, MemoryError) or "out of memory" in text or "can't allocate memory" in text
 
 
+#: Threads that read images ahead of the network.
+LOADERS = 2
+
+
 def run_batch(engine: Engine, paths: Iterable[Path], settings: InferenceSettings,
-              on_done: Callable[[int, BatchItem], None] | None = None) -> Iterator[BatchItem]:
-    """Yield a ``BatchItem`` per path, in order; bad files carry ``error`` instead of a result."""
-    for index, path in enumerate(paths):
-        try:
-            item = BatchItem(path, result=engine.run(load_image(path), settings))
-        except InputError as exc:
-            item = BatchItem(path, error=str(exc))
-        except (MemoryError, RuntimeError) as exc:
-            if not out_of_memory(exc):
+              on_done: Callable[[int, BatchItem], None] | None = None,
+              batch: int = 1, loaders: int = LOADERS) -> Iterator[BatchItem]:
+    """Yield a ``BatchItem`` per path, in order; bad files carry ``error`` instead of a result.
+
+    Pipelined: ``loaders`` threads read images ahead, the network takes ``batch`` images at
+    a time, and one thread decodes the previous batch meanwhile. ``on_done`` is called as
+    each item is yielded; stopping the iteration (Ctrl-C) drops what is in flight.
+    """
+    paths = list(paths)
+    reported = 0
+
+    def report(slots: deque, keep: int) -> Iterator[BatchItem]:
+        nonlocal reported
+        while len(slots) > keep:
+            item = _finish(*slots.popleft())
+            reported += 1
+            if on_done is not None:
+                on_done(reported, item)
+            yield item
+
+    with _Pool(loaders) as load_pool, _Pool(1) as decode_pool:
+        loads = deque(load_pool.submit(load_image, path) for path in paths[:_lookahead(batch, loaders)])
+        pending: deque[tuple[Path, Future | BatchItem]] = deque()
+        for start in range(0, len(paths), batch):
+            chunk = paths[start:start + batch]
+            images = [_take(loads.popleft(), path) for path in chunk]
+            for path in paths[start + len(loads) + len(chunk):][:len(chunk)]:
+                loads.append(load_pool.submit(load_image, path))
+            try:
+                pending += _submit(engine, settings, decode_pool, chunk, images)
+            except Exception:   # a failure stops the run: what finished before it still counts
+                yield from report(pending, 0)
                 raise
-            item = BatchItem(path, error=f"{path}: out of memory (lower --size or --scales)")
-        if on_done is not None:
-            on_done(index + 1, item)
-        yield item
+            yield from report(pending, batch if start + batch < len(paths) else 0)
+
+
+class _Pool(ThreadPoolExecutor):
+    """A thread pool whose exit (also on Ctrl-C) drops the work not started yet."""
+
+    def __exit__(self, *exc) -> bool:
+        self.shutdown(wait=True, cancel_futures=True)
+        return False
+
+
+def _lookahead(batch: int, loaders: int) -> int:
+    return batch + max(batch, loaders)
+
+
+def _take(future: Future, path: Path) -> np.ndarray | BatchItem:
+    """The loaded image, or the item of its error."""
+    try:
+        return future.result()
+    except InputError as exc:
+        return BatchItem(path, error=str(exc))
+
+
+def _submit(engine: Engine, settings: InferenceSettings, pool: ThreadPoolExecutor,
+            paths: list[Path], images: list) -> list[tuple[Path, Future | BatchItem]]:
+    """Forward the loaded images together, then queue their decoding on ``pool``."""
+    ok = [i for i, image in enumerate(images) if not isinstance(image, BatchItem)]
+    slots: list[Future | BatchItem] = list(images)
+    try:
+        maps = engine.forward_batch([images[i] for i in ok], settings) if ok else []
+    except (MemoryError, RuntimeError) as exc:
+        if not out_of_memory(exc):
+            raise
+        return [(path, slot if isinstance(slot, BatchItem) else _out_of_memory_item(path))
+                for path, slot in zip(paths, slots)]
+    for i, fields in zip(ok, maps):
+        slots[i] = pool.submit(engine.decode, fields, settings)
+    return list(zip(paths, slots))
+
+
+def _finish(path: Path, slot: Future | BatchItem) -> BatchItem:
+    if isinstance(slot, BatchItem):
+        return slot
+    try:
+        return BatchItem(path, result=slot.result())
+    except (MemoryError, RuntimeError) as exc:
+        if not out_of_memory(exc):
+            raise
+        return _out_of_memory_item(path)
+
+
+def _out_of_memory_item(path: Path) -> BatchItem:
+    return BatchItem(path, error=f"{path}: out of memory (lower --size or --scales)")

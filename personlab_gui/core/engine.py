@@ -20,6 +20,7 @@ from .fields import FIELD_STRIDE, Variant, fuse_variants
 from .hough import CANDIDATE_THRESHOLD, hough_maps, local_maxima
 from .jit import FIELDS, MASKS, VIEWER, Progress, prepare
 from .model import load_checkpoint, resolve_model, select_device
+from .model.runner import BACKENDS, NetworkRunner
 from .model.checkpoint import DECODING_KEYS
 from .posenet_decode import posenet_decode
 from .preprocess import InputTransform, make_transform, prepare_input
@@ -84,10 +85,11 @@ class FieldMaps:
 class Engine:
     """A loaded model on a device, running PersonLab inference on RGB images."""
 
-    def __init__(self, model: str | Path = "default", device: str = "auto") -> None:
+    def __init__(self, model: str | Path = "default", device: str = "auto", backend: str = "float") -> None:
         self.model_path = resolve_model(model)
         net, info = load_checkpoint(self.model_path, map_location="cpu")
         self._setup(net, tuple(info["trained_heads"]), select_device(device), self.model_path.stem)
+        self._use_backend(backend)
         self.info, self.decoding = info, info["decoding"]
 
     @classmethod
@@ -106,6 +108,22 @@ class Engine:
         self.net = net.to(device).eval()
         if device.type == "cuda":
             self.net = self.net.to(memory_format=torch.channels_last)
+        self.backend, self.runner = "float", NetworkRunner(self.net, device)
+
+    def _use_backend(self, backend: str) -> None:
+        """Run the network with ``backend`` (``BACKENDS``; auto: int8 on a CPU that has the
+        kernels); ``ValueError`` when it cannot."""
+        from .model.checkpoint import tensor_checksum
+        from .model.quantize import int8_engine, quantized_network
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+        if backend == "auto":
+            backend = "int8" if self.device.type == "cpu" and int8_engine() else "float"
+        if backend == "int8":
+            if self.device.type != "cpu":
+                raise ValueError(f"int8 runs on the CPU only (device {self.device})")
+            net = quantized_network(self.net, tensor_checksum(self.net.state_dict()))
+            self.backend, self.runner = "int8", NetworkRunner(net, self.device, maskable=False)
 
     @property
     def device_name(self) -> str:
@@ -120,30 +138,34 @@ class Engine:
     def _heads(self) -> tuple[str, ...]:
         return tuple(h for h in MODEL_HEADS if h in self.trained_heads)
 
-    @torch.inference_mode()
-    def _network(self, batch: np.ndarray) -> dict[str, torch.Tensor]:
-        x = torch.from_numpy(batch)[None].to(self.device)
-        if self.device.type == "cuda":
-            x = x.to(memory_format=torch.channels_last)
-            with torch.autocast("cuda", dtype=torch.float16):
-                return {k: v.float() for k, v in self.net(x).items()}
-        return self.net(x)
-
     def forward(self, image: np.ndarray, settings: InferenceSettings) -> FieldMaps:
         """Network passes for every test-time variant, fused on the base field grid."""
-        base = make_transform(image.shape[:2], settings.size, self.output_stride)
-        variants, t0 = [], time.perf_counter()
-        for scale in settings.scales:
-            for flip in (False, True) if settings.flip else (False,):
-                batch, transform = prepare_input(image, round(settings.size * scale),
-                                                 self.output_stride, flip=flip)
-                variants.append(Variant(transform, flip, self._network(batch)))
+        return self.forward_batch([image], settings)[0]
+
+    def forward_batch(self, images: list[np.ndarray], settings: InferenceSettings) -> list[FieldMaps]:
+        """``forward`` of several images with one network call (padded batch) per
+        test-time variant; the same fields as one image at a time."""
+        variants = [(round(settings.size * s), flip) for s in settings.scales
+                    for flip in ((False, True) if settings.flip else (False,))]
+        t0 = time.perf_counter()
+        passes = []
+        for side, flip in variants:
+            prepared = [prepare_input(image, side, self.output_stride, flip=flip) for image in images]
+            outputs = self.runner.run([batch for batch, _ in prepared])
+            passes.append([Variant(t, flip, out) for (_, t), out in zip(prepared, outputs)])
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
+        forward_ms = (time.perf_counter() - t0) * 1e3 / len(images)
+        return [self._fuse(image, [p[i] for p in passes], settings, forward_ms)
+                for i, image in enumerate(images)]
+
+    def _fuse(self, image: np.ndarray, variants: list[Variant], settings: InferenceSettings,
+              forward_ms: float) -> FieldMaps:
+        base = make_transform(image.shape[:2], settings.size, self.output_stride)
         t1 = time.perf_counter()
         fields = fuse_variants(variants, base, self._heads(), self.output_stride, FIELD_STRIDE)
         t2 = time.perf_counter()
-        return FieldMaps(image.shape[:2], base, fields, (t1 - t0) * 1e3, (t2 - t1) * 1e3,
+        return FieldMaps(image.shape[:2], base, fields, forward_ms, (t2 - t1) * 1e3,
                          self.trained_heads, self.decoding)
 
     def decode(self, maps: FieldMaps, settings: InferenceSettings) -> InferenceResult:

@@ -63,10 +63,13 @@ def iou_types_for(trained_heads: Sequence[str]) -> tuple[str, ...]:
 
 
 def evaluate_engine(engine: Engine, gt: GroundTruth, settings: InferenceSettings,
-                    on_done: Callable[[int, BatchItem], None] | None = None) -> Evaluation:
-    """Run inference over every ground-truth image and score it with COCOeval."""
+                    on_done: Callable[[int, BatchItem], None] | None = None,
+                    batch: int = 1) -> Evaluation:
+    """Run inference over every ground-truth image (``batch`` per network call) and score
+    it with COCOeval."""
     results, forward_ms, decode_ms, failures = [], [], [], []
-    for img, item in zip(gt.data["images"], run_batch(engine, gt.paths, settings, on_done)):
+    items = run_batch(engine, gt.paths, settings, on_done, batch=batch)
+    for img, item in zip(gt.data["images"], items):
         if item.error:
             failures.append(item.error)
             continue

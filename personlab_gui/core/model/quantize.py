@@ -165,30 +165,33 @@ def _digest(paths: Sequence[Path]) -> str:
     return digest.hexdigest()[:16]
 
 
-def cache_path(checksum: str, paths: Sequence[Path], engine: str) -> Path:
-    """The cache file of a checkpoint (its tensors' sha256) calibrated on ``paths``."""
-    name = f"{checksum.removeprefix('sha256:')[:32]}-{_digest(paths)}-torch{torch.__version__}-{engine}.int8.pt"
+def cache_path(checksum: str, paths: Sequence[Path], size: int, engine: str) -> Path:
+    """The cache file of a checkpoint (its tensors' sha256) calibrated on ``paths`` at ``size``."""
+    name = (f"{checksum.removeprefix('sha256:')[:32]}-{_digest(paths)}-{size}-torch{torch.__version__}"
+            f"-{engine}.int8.pt")
     return cache_dir() / name.replace("+", "_")
 
 
 def quantized_network(net: nn.Module, checksum: str) -> QuantizedNet:
     """The int8 version of ``net`` (whose tensors' checksum is ``checksum``), from the cache
-    or calibrated now and cached; ``RuntimeError`` when this machine has no int8 kernels."""
+    or calibrated now and cached; ``ValueError`` when this machine has no int8 kernels."""
     from .checkpoint import atomic_torch_save
     engine = int8_engine()
     if engine is None:
-        raise RuntimeError("int8: this PyTorch build has no x86/fbgemm quantized kernels")
+        raise ValueError("int8: this PyTorch build has no x86/fbgemm quantized kernels")
     torch.backends.quantized.engine = engine
     paths = calibration_paths()
-    path = cache_path(checksum, paths, engine)
+    path = cache_path(checksum, paths, CALIBRATION_SIZE, engine)
     if path.is_file():
         try:
             model = _empty_quantized(net)
-            model.graph.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")   # quantized tensors' TypedStorage notice
+                model.graph.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
             return model
         except Exception as exc:  # a damaged or foreign cache file: calibrate again
             _log.warning("int8 cache %s unusable (%s); calibrating again", path, str(exc).splitlines()[0][:120])
-    model = calibrate(net, paths)
+    model = calibrate(net, paths, CALIBRATION_SIZE)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_torch_save(model.graph.state_dict(), path)

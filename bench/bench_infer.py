@@ -1,0 +1,72 @@
+"""``infer`` throughput (images/s) over coco_dev (train + val, 55 images), one image at a
+time as before pipelining and through the pipelined ``run_batch``, on CPU.
+
+    python bench/bench_infer.py [--backend float|int8] [--rounds 2]
+
+Sequential: load, network, decode, one image after the other (the loop ``infer`` had).
+Pipelined: ``core.batch.run_batch`` (threads read images ahead and decode the previous
+image while the network runs). Rounds alternate sequential and pipelined so a shared CPU's
+load falls on both; images/s is the median over rounds. Prints the load average before and
+after; the last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from personlab_gui.core.batch import run_batch
+from personlab_gui.core.engine import Engine, InferenceSettings
+from personlab_gui.core.image_io import list_images, load_image
+
+ROOT = Path(__file__).resolve().parents[1]
+COCO_DEV = ROOT.parent / "shared" / "data" / "coco_dev"
+
+
+def sequential(engine: Engine, paths: list[Path], settings: InferenceSettings) -> float:
+    t0 = time.perf_counter()
+    for path in paths:
+        engine.run(load_image(path), settings)
+    return len(paths) / (time.perf_counter() - t0)
+
+
+def pipelined(engine: Engine, paths: list[Path], settings: InferenceSettings) -> float:
+    t0 = time.perf_counter()
+    for _ in run_batch(engine, paths, settings):
+        pass
+    return len(paths) / (time.perf_counter() - t0)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", default="float", choices=("float", "int8"))
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    paths = list_images([str(COCO_DEV / "train" / "images"), str(COCO_DEV / "val" / "images")])
+    if not paths:
+        print(f"error: {COCO_DEV}: shared data not found", file=sys.stderr)
+        return 2
+    load = os.getloadavg()
+    engine, settings = Engine("default", "cpu", args.backend), InferenceSettings()
+    engine.warm_up(settings)
+    engine.run(load_image(paths[0]), settings)
+    rates: dict[str, list[float]] = {"sequential": [], "pipelined": []}
+    for _ in range(args.rounds):
+        rates["sequential"].append(sequential(engine, paths, settings))
+        rates["pipelined"].append(pipelined(engine, paths, settings))
+    before, after = (statistics.median(rates[k]) for k in ("sequential", "pipelined"))
+    print(f"{len(paths)} images at {settings.size}, backend {engine.backend}: sequential "
+          f"{before:.2f} img/s, pipelined {after:.2f} img/s ({after / before:.2f}x)")
+    print(json.dumps({"images": len(paths), "backend": engine.backend, "sequential_img_s": round(before, 3),
+                      "pipelined_img_s": round(after, 3), "ratio": round(after / before, 3),
+                      "rounds": rates, "load_before": load, "load_after": os.getloadavg()}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
