@@ -34,6 +34,7 @@ from torch.utils.data import ConcatDataset, DataLoader, DistributedSampler
 
 from .data import Augment, CocoPersonDataset, UnlabeledImages
 from .distill import Teachers, TeacherSpec
+from .distributed import Distributed
 from .errors import InputError
 from .interrupts import deferred_interrupts
 from .losses import LossWeights, distill_loss, personlab_loss
@@ -199,28 +200,6 @@ class HookBase:
     def after_train(self) -> None: ...
 
 
-@dataclass
-class _Distributed:
-    """This process's place in a torchrun job (world 1 without torchrun)."""
-
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-
-    @classmethod
-    def from_env(cls) -> _Distributed:
-        env = os.environ
-        return cls(int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)), int(env.get("LOCAL_RANK", 0)))
-
-    @property
-    def enabled(self) -> bool:
-        return self.world_size > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
 class Trainer:
     """Builds model, data and optimizer from a ``TrainConfig`` and runs the hooked loop."""
 
@@ -228,7 +207,7 @@ class Trainer:
                  cancel: threading.Event | None = None, resume: str | Path | None = None) -> None:
         self.config = config
         self.cancel = cancel or threading.Event()
-        self.dist = _Distributed.from_env()
+        self.dist = Distributed.from_env()
         self.step = 0
         self.losses: dict[str, float] = {}
         self.metrics: dict[str, float] = {}
@@ -272,14 +251,7 @@ class Trainer:
                      option="--out (its resume state)")
 
     def _setup_process(self) -> None:
-        device = select_device(self.config.device)
-        if self.dist.enabled:
-            if device.type == "cuda":
-                device = torch.device("cuda", self.dist.local_rank)
-                torch.cuda.set_device(device)
-            if not dist.is_initialized():
-                dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-        self.device = device
+        self.device = self.dist.join(select_device(self.config.device))
         torch.manual_seed(self.config.seed)
 
     def _build_model(self) -> None:
@@ -664,7 +636,7 @@ def train(config: TrainConfig, resume: str | Path | None = None,
 
 def is_main_process() -> bool:
     """True outside torchrun and on its rank 0."""
-    return _Distributed.from_env().is_main
+    return Distributed.from_env().is_main
 
 
 def read_resume_config(path: str | Path) -> TrainConfig:
