@@ -94,5 +94,6 @@ def test_eval_json_last_line(shared_data, tmp_path):
 def test_models_lists_the_default(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
-    assert "personlab_mnv1_075 (default): poses + instance masks" in out
+    assert "personlab_distilled_mnv1_075 (default): poses + instance masks" in out
+    assert "personlab_mnv1_075: poses + instance masks" in out
     assert "posenet_mnv1_075: poses" in out

@@ -20,6 +20,7 @@ from personlab_gui.core.skeleton import HEAD_CHANNELS, K, N_EDGES
 ROOT = Path(__file__).resolve().parents[1]
 POSENET = ROOT / "model_zoo" / "posenet_mnv1_075.pt"
 PERSONLAB = ROOT / "model_zoo" / "personlab_mnv1_075.pt"
+DISTILLED = ROOT / "model_zoo" / "personlab_distilled_mnv1_075.pt"
 REFERENCE = ROOT / "tests" / "data" / "posenet_reference.npz"
 
 
@@ -134,7 +135,7 @@ def test_corrupt_files_raise_one_line_error(tmp_path: Path, small_model: PersonL
 
 def test_resolve_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                        small_model: PersonLabNet) -> None:
-    assert resolve_model("default") == resolve_model(DEFAULT_MODEL) == PERSONLAB
+    assert resolve_model("default") == resolve_model(DEFAULT_MODEL) == DISTILLED
     assert read_checkpoint_info(PERSONLAB)["trained_heads"] == list(HEAD_CHANNELS)
     assert resolve_model(str(POSENET)) == POSENET
     monkeypatch.setenv(ZOO_ENV, str(tmp_path))

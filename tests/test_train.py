@@ -80,7 +80,7 @@ def test_resume_continues_with_the_identical_next_loss(coco_dev_train, tmp_path)
     assert resumed.losses[3] == first.losses[3]
     model, info = load_checkpoint(config.out)
     assert info["meta"]["steps"] == 3
-    assert info["trained_heads"] == ["heatmap", "short", "mid", "segmentation", "long"]
+    assert info["trained_heads"] == ["heatmap", "short", "mid", "segmentation", "long", "parts"]  # the default's
 
 
 def test_cancel_stops_and_saves(coco_dev_train, tmp_path):

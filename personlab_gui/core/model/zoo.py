@@ -12,7 +12,7 @@ from typing import Any
 
 from .checkpoint import CheckpointError, PathLike, read_checkpoint_info
 
-DEFAULT_MODEL = "personlab_mnv1_075"
+DEFAULT_MODEL = "personlab_distilled_mnv1_075"
 ZOO_ENV = "PERSONLAB_MODEL_ZOO"
 SUFFIX = ".pt"
 
