@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-from .core.interrupts import Terminated, stop_handlers
+from .core.interrupts import Terminated, forget_unhandled_interrupt, stop_handlers
 
 COMMANDS = {
     "infer": "run the model on images or folders and write COCO JSON",
@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
                 module = importlib.import_module(f"personlab_gui.commands.{args.command}")
                 return module.run(args)
     except KeyboardInterrupt as exc:  # also SIGTERM (Terminated), e.g. while the model loads
+        forget_unhandled_interrupt()
         terminated = isinstance(exc, Terminated)
         print("terminated" if terminated else "interrupted", file=sys.stderr)
         return 143 if terminated else 130

@@ -393,9 +393,12 @@ def test_stop_signals_keep_finished_images(coco_dev_train, tmp_path, signals, co
     assert 2 <= len(load_coco(out)["images"]) < 41
 
 
-def test_sigint_while_the_model_loads_is_one_line(coco_dev_train, tmp_path):
+@pytest.mark.parametrize("delay", [0.5, 1.0, 1.5])
+def test_sigint_while_the_model_loads_is_one_line(coco_dev_train, tmp_path, delay):
+    # while torch and numba import (an interrupt there once ended the process by SIGINT, -2),
+    # the model loads, or (on a fast machine) the first images run
     process, chunks = _start_infer(coco_dev_train / "images", tmp_path / "r.json")
-    time.sleep(1.0)  # importing torch and loading the model (on a fast machine: the first images)
+    time.sleep(delay)
     process.send_signal(signal.SIGINT)
     assert process.wait(60) == 130
     lines = [line for line in b"".join(chunks).decode().splitlines() if line.strip()]

@@ -12,6 +12,8 @@ the block ends.
 
 from __future__ import annotations
 
+import ctypes
+import platform
 import signal
 import threading
 from collections.abc import Iterator
@@ -78,3 +80,15 @@ def deferred_interrupts() -> Iterator[None]:
     if not _State.deferring and _State.held is not None:
         signum, _State.held = _State.held, None
         raise _interrupt_for(signum)
+
+
+def forget_unhandled_interrupt() -> None:
+    """Let a caught interrupt end the process with its exit code, not by SIGINT.
+
+    CPython marks an interrupt "unhandled" when it stops code that an extension module runs
+    through ``PyRun_*`` (as happens while torch or numba import), even when the program
+    catches it later, and then kills itself with SIGINT at exit (status -2 instead of 130).
+    Any successful ``PyRun_*`` call clears that mark.
+    """
+    if platform.python_implementation() == "CPython":
+        ctypes.pythonapi.PyRun_SimpleString(b"pass")
