@@ -74,7 +74,10 @@ def test_batch_2_finds_the_same_people_as_batch_1(engine, three_images):
     for a, b in zip(one, two):
         assert len(a.result.people) == len(b.result.people)
         for p, q in zip(a.result.people, b.result.people):
-            assert np.array_equal(p.keypoints, q.keypoints) and p.score == q.score
+            # the network outputs are bit-identical (test above); decoding beside the next
+            # batch's forward pass may sum in another order, so allow float rounding
+            assert np.allclose(p.keypoints, q.keypoints, rtol=0, atol=1e-3)
+            assert abs(p.score - q.score) <= 1e-6
 
 
 def test_items_come_in_order_with_a_bad_file_and_progress_counts_each(engine, three_images, tmp_path):
@@ -97,8 +100,12 @@ def test_infer_batch_option_writes_the_same_file(three_images, tmp_path):
     for n, out in zip((1, 3), outs):
         assert main(["infer", str(folder), "--out", str(out), "--size", "257", "--batch", str(n),
                      "--device", "cpu"]) == 0
-    assert outs[0].read_bytes() == outs[1].read_bytes()
-    assert len(json.loads(outs[0].read_text())) > 0
+    one, three = (json.loads(out.read_text()) for out in outs)
+    assert len(one) == len(three) > 0
+    for a, b in zip(one, three):
+        assert (a["image_id"], a["category_id"]) == (b["image_id"], b["category_id"])
+        assert np.allclose(a["keypoints"], b["keypoints"], rtol=0, atol=0.011)  # 2 decimals
+        assert abs(a["score"] - b["score"]) <= 1e-4
 
 
 @pytest.mark.parametrize("batch", ["0", "257"])
