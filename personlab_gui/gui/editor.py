@@ -104,7 +104,7 @@ class Editor(QtCore.QObject):
         w = self.window
         self.panel = EditingPanel(self.tool_actions.actions(), self.brush)
         self.history = QtWidgets.QUndoView(self.stack)
-        self.history.setEmptyLabel("(project opened)")
+        self.history.setEmptyLabel("(no edits yet)")
         for name, widget, beside in (("Editing", self.panel, "Settings"), ("History", self.history, "Inspector")):
             dock = QtWidgets.QDockWidget(name, w)
             dock.setObjectName(f"dock_{name}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from PySide6 import QtGui, QtWidgets
 
+from ..core.pseudo_labels import LABEL
 from ..core.result import InferenceResult
 
 
@@ -39,7 +40,8 @@ class StatusBar(QtWidgets.QStatusBar):
             self._decoded = "people: –"
         else:
             texts = (f"network: {result.forward_ms:.0f} ms", f"decode: {result.decode_ms:.0f} ms")
-            self._decoded = f"people: {result.num_people}"
+            labels = result.label_verdicts.count(LABEL)
+            self._decoded = f"people: {labels} (+{result.num_people - labels} candidates)"
         for label, text in zip((self.network, self.decode), texts):
             label.setText(text)
         self._show_people()

@@ -8,6 +8,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from personlab_gui.core.engine import InferenceSettings
 from personlab_gui.core.skeleton import KEYPOINT_NAMES
 from personlab_gui.gui.layers.arrows import arrow_count
+from personlab_gui.gui.layers.people import confident
 from personlab_gui.gui.probing import grid_cell
 
 from .conftest import RESULT_TIMEOUT_MS, open_and_wait
@@ -27,7 +28,8 @@ def test_inference_result_is_drawn_and_reported(qtbot, window, people_image):
     assert result.num_people > 0 and window.service.settings.size == 257
     status = window.status
     assert status.device.text() == "device: CPU"
-    assert status.people.text() == f"people: {result.num_people}"
+    labels = int(confident(result).sum())   # the count names what the people layer draws
+    assert status.people.text() == f"people: {labels} (+{result.num_people - labels} candidates)"
     assert status.network.text().startswith("network: ") and status.decode.text().endswith(" ms")
     people = window.layers["people"]
     assert people.shown and people.skeletons.segment_count > 0
