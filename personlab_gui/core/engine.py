@@ -20,7 +20,7 @@ from .fields import FIELD_STRIDE, Variant, fuse_variants
 from .hough import CANDIDATE_THRESHOLD, hough_maps, local_maxima
 from .jit import FIELDS, MASKS, VIEWER, Progress, prepare
 from .model import load_checkpoint, resolve_model, select_device
-from .model.runner import BACKENDS, NetworkRunner
+from .model.runner import BACKENDS, HALF_DTYPES, NetworkRunner
 from .model.checkpoint import DECODING_KEYS
 from .posenet_decode import posenet_decode
 from .preprocess import InputTransform, make_transform, prepare_input
@@ -112,13 +112,17 @@ class Engine:
 
     def _use_backend(self, backend: str) -> None:
         """Run the network with ``backend`` (``BACKENDS``; auto: int8 on a CPU that has the
-        kernels); ``ValueError`` when it cannot."""
+        kernels, fp16 on CUDA, else float32); ``ValueError`` when it cannot."""
         from .model.checkpoint import tensor_checksum
         from .model.quantize import int8_engine, quantized_network
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
         if backend == "auto":
-            backend = "int8" if self.device.type == "cpu" and int8_engine() else "float"
+            backend = {"cpu": "int8" if int8_engine() else "float", "cuda": "fp16"}.get(self.device.type, "float")
+        if backend in HALF_DTYPES:
+            if self.device.type != "cuda":
+                raise ValueError(f"{backend} runs on CUDA only (device {self.device})")
+            self.backend, self.runner = backend, NetworkRunner(self.net, self.device, autocast=HALF_DTYPES[backend])
         if backend == "int8":
             if self.device.type != "cpu":
                 raise ValueError(f"int8 runs on the CPU only (device {self.device})")

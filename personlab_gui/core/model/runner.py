@@ -1,5 +1,6 @@
-"""Running a network on several inputs at once: float on CPU, fp16 autocast and channels-last
-on CUDA, or int8 (``quantize``); padded batches give exactly the one-at-a-time outputs.
+"""Running a network on several inputs at once: float32, fp16/bf16 autocast (CUDA,
+channels-last) or int8 (CPU, ``quantize``); padded batches give exactly the one-at-a-time
+outputs.
 
 Inputs of different sizes (each ``output_stride * n + 1`` a side) are zero-padded at the
 right and bottom to a common size. After every backbone convolution the activations
@@ -19,14 +20,17 @@ from torch import nn
 
 from .layers import Conv2dSame
 
-BACKENDS = ("float", "int8", "auto")
+BACKENDS = ("float", "fp16", "bf16", "int8", "auto")
+#: Autocast dtypes of the half-precision backends (CUDA only).
+HALF_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 class NetworkRunner:
     """A network on a device; ``run(inputs)`` -> one output dict (1, C, h, w) per input."""
 
-    def __init__(self, net: nn.Module, device: torch.device, maskable: bool = True) -> None:
-        self.net, self.device, self.maskable = net, device, maskable
+    def __init__(self, net: nn.Module, device: torch.device, maskable: bool = True,
+                 autocast: torch.dtype | None = None) -> None:
+        self.net, self.device, self.maskable, self.autocast = net, device, maskable, autocast
         self.stride = int(net.output_stride)
 
     @torch.inference_mode()
@@ -53,7 +57,8 @@ class NetworkRunner:
         with _masked(self.net, extents):
             if self.device.type == "cuda":
                 x = x.to(memory_format=torch.channels_last)
-                with torch.autocast("cuda", dtype=torch.float16):
+            if self.autocast is not None:
+                with torch.autocast(self.device.type, dtype=self.autocast):
                     return {k: v.float() for k, v in self.net(x).items()}
             return self.net(x)
 
