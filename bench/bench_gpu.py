@@ -1,5 +1,5 @@
 """CUDA throughput of the default model at 641: the network alone and the whole ``infer``
-pipeline (``run_batch``), for each GPU backend (float32, fp16, bf16) at batch 1, 8 and 32.
+pipeline (``run_batch``), for each GPU backend (float32, fp16) at batch 1, 8 and 32.
 
     python bench/bench_gpu.py [--rounds 5] [--device cuda]
 
@@ -27,7 +27,7 @@ from personlab_gui.core.preprocess import prepare_input
 
 ROOT = Path(__file__).resolve().parents[1]
 COCO_DEV = ROOT.parent / "shared" / "data" / "coco_dev"
-BACKENDS, BATCHES, IMAGES = ("float", "fp16", "bf16"), (1, 8, 32), 64
+BACKENDS, BATCHES, IMAGES = ("float", "fp16"), (1, 8, 32), 64
 
 
 def network_rate(engine: Engine, inputs: list, batch: int, rounds: int) -> float:

@@ -80,6 +80,21 @@ def test_batch_2_finds_the_same_people_as_batch_1(engine, three_images):
             assert abs(p.score - q.score) <= 1e-6
 
 
+def test_several_decoding_threads_give_the_same_people_in_order(engine, three_images, tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not a jpeg")
+    paths = [*three_images, bad, *three_images]
+    settings = InferenceSettings(size=257)
+    one = list(run_batch(engine, paths, settings, decoders=1))
+    four = list(run_batch(engine, paths, settings, decoders=4))
+    assert [i.path for i in four] == paths and four[3].error and four[3].result is None
+    for a, b in zip(one, four):
+        if a.result is not None:
+            assert [p.score for p in a.result.people] == [p.score for p in b.result.people]
+            for p, q in zip(a.result.people, b.result.people):
+                assert np.array_equal(p.keypoints, q.keypoints)
+
+
 def test_items_come_in_order_with_a_bad_file_and_progress_counts_each(engine, three_images, tmp_path):
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"not a jpeg")
@@ -120,19 +135,18 @@ def test_cuda_float32_batches_match_the_cpu(three_images):
     settings = InferenceSettings(size=257)
     for image in map(load_image, three_images):
         a, b = cpu.forward(image, settings), gpu.forward_batch([image, image], settings)[1]
-        for head in a.fields:
-            assert np.abs(a.fields[head] - b.fields[head]).max() < 2e-3, head
+        for head in a.fields:   # probabilities and pixel offsets
+            assert np.allclose(a.fields[head], b.fields[head], rtol=1e-4, atol=1e-3), head
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-@pytest.mark.parametrize("backend", ["fp16", "bf16"])
-def test_cuda_half_batches_stay_within_tolerance_of_float_cpu(three_images, backend):
-    cpu, gpu = Engine("default", "cpu"), Engine("default", "cuda", backend)
-    assert gpu.backend == backend
+def test_cuda_fp16_batches_stay_within_tolerance_of_float_cpu(three_images):
+    cpu, gpu = Engine("default", "cpu"), Engine("default", "cuda", "fp16")
+    assert gpu.backend == "fp16"
     settings = InferenceSettings(size=257)
     for image in map(load_image, three_images):
         a, b = cpu.forward(image, settings), gpu.forward_batch([image, image], settings)[1]
-        assert np.abs(a.fields["heatmap"] - b.fields["heatmap"]).max() < (0.02 if backend == "fp16" else 0.06)
+        assert np.abs(a.fields["heatmap"] - b.fields["heatmap"]).max() < 0.05
         half = [p.keypoints[:, :2] for p in gpu.decode(b, settings).people]
         for person in cpu.decode(a, settings).people[:3]:   # each found again, within 2 px
             assert min(np.median(np.abs(person.keypoints[:, :2] - y)) for y in half) < 2.0
@@ -143,7 +157,6 @@ def test_auto_backend_on_cuda_is_fp16():
     assert Engine("default", "cuda", "auto").backend == "fp16"
 
 
-@pytest.mark.parametrize("backend", ["fp16", "bf16"])
-def test_half_precision_backends_are_refused_on_the_cpu_in_one_line(backend):
-    with pytest.raises(ValueError, match=f"^{backend} runs on CUDA only"):
-        Engine("default", "cpu", backend)
+def test_fp16_is_refused_on_the_cpu_in_one_line():
+    with pytest.raises(ValueError, match="^fp16 runs on CUDA only"):
+        Engine("default", "cpu", "fp16")

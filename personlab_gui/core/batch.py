@@ -7,6 +7,7 @@ goes on; Ctrl-C stops after the current image, keeping what finished.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections import deque
@@ -60,19 +61,32 @@ def out_of_memory(exc: BaseException) -> bool:
 
 #: Threads that read images ahead of the network.
 LOADERS = 2
+#: Most decoding threads when the network runs on an accelerator.
+MAX_DECODERS = 8
+
+
+def decode_threads(engine: Engine) -> int:
+    """Images decoded at once: one when the network shares the CPU, else one per spare core
+    (``MAX_DECODERS`` at most): on a GPU, decoding is the slow stage."""
+    if engine.device.type == "cpu":
+        return 1
+    return max(1, min(MAX_DECODERS, (os.cpu_count() or 2) - 1))
 
 
 def run_batch(engine: Engine, paths: Iterable[Path], settings: InferenceSettings,
               on_done: Callable[[int, BatchItem], None] | None = None,
-              batch: int = 1, loaders: int = LOADERS) -> Iterator[BatchItem]:
+              batch: int = 1, loaders: int = LOADERS, decoders: int | None = None) -> Iterator[BatchItem]:
     """Yield a ``BatchItem`` per path, in order; bad files carry ``error`` instead of a result.
 
     Pipelined: ``loaders`` threads read images ahead, the network takes ``batch`` images at
-    a time, and one thread decodes the previous batch meanwhile. ``on_done`` is called as
-    each item is yielded; stopping the iteration (Ctrl-C) drops what is in flight.
+    a time, and ``decoders`` threads (default ``decode_threads``) decode the previous images
+    meanwhile. ``on_done`` is called as each item is yielded; stopping the iteration
+    (Ctrl-C) drops what is in flight.
     """
     paths = list(paths)
     reported = 0
+    decoders = decoders or decode_threads(engine)
+    in_flight = max(batch, decoders)
 
     def report(slots: deque, keep: int) -> Iterator[BatchItem]:
         nonlocal reported
@@ -83,8 +97,8 @@ def run_batch(engine: Engine, paths: Iterable[Path], settings: InferenceSettings
                 on_done(reported, item)
             yield item
 
-    with _Pool(loaders) as load_pool, _Pool(1) as decode_pool:
-        loads = deque(load_pool.submit(load_image, path) for path in paths[:_lookahead(batch, loaders)])
+    with _Pool(loaders) as load_pool, _Pool(decoders) as decode_pool:
+        loads = deque(load_pool.submit(load_image, path) for path in paths[:_lookahead(in_flight, loaders)])
         pending: deque[tuple[Path, Future | BatchItem]] = deque()
         for start in range(0, len(paths), batch):
             chunk = paths[start:start + batch]
@@ -96,7 +110,7 @@ def run_batch(engine: Engine, paths: Iterable[Path], settings: InferenceSettings
             except Exception:   # a failure stops the run: what finished before it still counts
                 yield from report(pending, 0)
                 raise
-            yield from report(pending, batch if start + batch < len(paths) else 0)
+            yield from report(pending, in_flight if start + batch < len(paths) else 0)
 
 
 class _Pool(ThreadPoolExecutor):

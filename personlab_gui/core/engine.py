@@ -122,7 +122,7 @@ class Engine:
         if backend in HALF_DTYPES:
             if self.device.type != "cuda":
                 raise ValueError(f"{backend} runs on CUDA only (device {self.device})")
-            self.backend, self.runner = backend, NetworkRunner(self.net, self.device, autocast=HALF_DTYPES[backend])
+            self.backend, self.runner = backend, NetworkRunner(self.net, self.device, dtype=HALF_DTYPES[backend])
         if backend == "int8":
             if self.device.type != "cpu":
                 raise ValueError(f"int8 runs on the CPU only (device {self.device})")

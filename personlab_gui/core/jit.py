@@ -7,6 +7,7 @@ twice. The first run on a machine compiles the kernels (seconds; numba keeps the
 code in its cache), later runs load them. ``prepare`` does that ahead of time for the
 groups a decoder and model need, with progress when something really compiles.
 
+Kernels release the GIL (``nogil``), so several images decode at once in threads.
 Kernels allocate nothing and call no numpy array functions (their callers allocate the
 outputs; scalars use ``math``): each numpy function inside a kernel compiles an
 implementation of its own, which about doubled the cold start.
@@ -42,7 +43,7 @@ def kernel(signature: str, *groups: str, **options) -> Callable[[Callable], Disp
     args, _ = sigutils.normalize_signature(f"({signature},)")
 
     def declare(fn: Callable) -> Dispatcher:
-        dispatcher = njit(cache=True, **options)(fn)
+        dispatcher = njit(cache=True, nogil=True, **options)(fn)
         for group in groups:
             _KERNELS.setdefault(group, []).append((dispatcher, args))
         return dispatcher
