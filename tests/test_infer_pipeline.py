@@ -38,7 +38,9 @@ def three_images(coco_dev_train: Path) -> list[Path]:
     pytest.skip("coco_dev/train has fewer than three image shapes")
 
 
-def test_a_padded_batch_gives_exactly_the_single_image_outputs(engine, three_images):
+def test_a_padded_batch_gives_the_single_image_outputs(engine, three_images):
+    """Bit-identical on this CPU; where the kernel library picks other algorithms for
+    another batch size (seen on a 16-core machine) they differ by float rounding only."""
     inputs = [prepare_input(load_image(p), 257)[0] for p in three_images]
     runner = NetworkRunner(engine.net, torch.device("cpu"))
     alone = [runner.run([x])[0] for x in inputs]
@@ -46,7 +48,8 @@ def test_a_padded_batch_gives_exactly_the_single_image_outputs(engine, three_ima
     for a, b in zip(alone, together):
         assert a.keys() == b.keys()
         for head in a:
-            assert a[head].shape == b[head].shape and torch.equal(a[head], b[head]), head
+            assert a[head].shape == b[head].shape, head
+            assert torch.allclose(a[head], b[head], rtol=1e-5, atol=1e-5), (head, (a[head] - b[head]).abs().max())
 
 
 def test_without_masking_the_padding_would_leak_into_the_results(engine, three_images):
@@ -74,7 +77,7 @@ def test_batch_2_finds_the_same_people_as_batch_1(engine, three_images):
     for a, b in zip(one, two):
         assert len(a.result.people) == len(b.result.people)
         for p, q in zip(a.result.people, b.result.people):
-            # the network outputs are bit-identical (test above); decoding beside the next
+            # the network outputs agree (test above); decoding beside the next
             # batch's forward pass may sum in another order, so allow float rounding
             assert np.allclose(p.keypoints, q.keypoints, rtol=0, atol=1e-3)
             assert abs(p.score - q.score) <= 1e-6

@@ -1,6 +1,7 @@
 """Running a network on several inputs at once: float32 (TF32 off on CUDA, so it stays the
 reference), fp16 (CUDA, a half copy of the network, channels-last) or int8 (CPU,
-``quantize``); padded batches give exactly the one-at-a-time outputs.
+``quantize``); padded batches give the one-at-a-time outputs (to float rounding: kernel
+libraries may pick other algorithms for another batch size).
 
 Inputs of different sizes (each ``output_stride * n + 1`` a side) are zero-padded at the
 right and bottom to a common size. After every backbone convolution the activations
