@@ -4,6 +4,7 @@ validation figures, "Use this model" in the viewer, and errors explained in the 
 
 from __future__ import annotations
 
+import argparse
 import json
 import shlex
 import shutil
@@ -14,12 +15,14 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtGui
 
+from personlab_gui.commands.train import configure
+from personlab_gui.core.errors import InputError
 from personlab_gui.core.model import load_checkpoint
 from personlab_gui.core.model.zoo import ZOO_ENV
 from personlab_gui.core.project import Project
 from personlab_gui.core.project_coco import import_coco
 from personlab_gui.core.train import state_path
-from personlab_gui.gui.training.run import FAILED, FINISHED, STOPPED
+from personlab_gui.gui.training.run import FAILED, FINISHED, IDLE, STOPPED
 from personlab_gui.gui.training.spec import shell_command
 
 from .conftest import open_and_wait
@@ -257,3 +260,128 @@ def test_copy_command_gives_the_cli_of_the_same_run(qtbot, window, shared_data, 
 def test_shell_command_on_one_machine():
     assert shell_command(["--steps", "5"]) == "personlab-gui train --steps 5"
     assert shell_command(["--steps", "5"], procs=2).startswith("torchrun --standalone --nproc_per_node 2 ")
+
+
+DISTILL_OPTIONS = ("--teacher", "--unlabeled", "--gt-weight")
+
+
+def _unlabeled(tmp_path: Path, shared_data: Path, count: int = 2) -> Path:
+    """A folder of ``count`` photos without labels."""
+    folder = tmp_path / "unlabeled"
+    folder.mkdir()
+    for photo in sorted((shared_data / "people").glob("*.jpg"))[:count]:
+        shutil.copy(photo, folder)
+    return folder
+
+
+def _train_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser()
+    configure(parser)
+    return parser
+
+
+def test_distillation_gives_the_cli_its_teachers_unlabeled_images_and_weight(qtbot, window, tmp_path):
+    form = window.training.form
+    form.name.setText("student")
+    unchecked = form.spec().args(tmp_path / "student.pt")
+    assert not set(DISTILL_OPTIONS) & set(unchecked) and form.data_request().unlabeled == ()
+
+    form.distillation.setChecked(True)
+    form.distillation.add_unlabeled(str(tmp_path))
+    args = form.spec().args(tmp_path / "student.pt")
+    text = shlex.join(args)
+    assert ("--teacher heatmap,short,mid=posenet_mnv1_075 "
+            "--teacher segmentation,long,parts=bodypix_mnv1_075 --gt-weight 0.5") in text
+    assert args[args.index("--unlabeled"):args.index("--unlabeled") + 2] == ["--unlabeled", str(tmp_path)]
+    parsed = _train_parser().parse_args(args)              # exactly as the CLI takes them
+    assert parsed.teacher == ["heatmap,short,mid=posenet_mnv1_075", "segmentation,long,parts=bodypix_mnv1_075"]
+    assert parsed.unlabeled == [str(tmp_path)] and parsed.gt_weight == 0.5 and parsed.train is None
+
+    form.distillation.gt_weight.setValue(0.25)
+    form.distillation.rows[1].heads.setText(" segmentation , long ")
+    args = form.spec().args(tmp_path / "student.pt")
+    assert shlex.join(args).count("--teacher") == 2 and "segmentation,long=bodypix_mnv1_075" in args
+    assert args[args.index("--gt-weight") + 1] == "0.25"
+    form.distillation.setChecked(False)
+    assert not set(DISTILL_OPTIONS) & set(form.spec().args(tmp_path / "student.pt"))
+
+
+def test_ground_truth_is_optional_only_with_unlabeled_images(qtbot, window, tmp_path):
+    form = window.training.form
+    form.set_project("")
+    form.set_validation(None, fraction=0.0)
+    form.distillation.setChecked(True)
+    with pytest.raises(InputError, match="none chosen"):       # no folder yet: still refused
+        form.data_request().check()
+    form.distillation.add_unlabeled(str(tmp_path))
+    form.data_request().check()
+    form.distillation.setChecked(False)
+    with pytest.raises(InputError, match="none chosen"):
+        form.data_request().check()
+
+
+@pytest.mark.parametrize(("heads", "reason"), [
+    ("heatmap,parts", "teacher posenet_mnv1_075 has no trained parts head (it has heatmap, short, mid)"),
+    ("heatmap,elbow", "use HEAD[,HEAD...]=MODEL with heads from heatmap, short, mid, segmentation, long, parts"),
+])
+def test_an_invalid_teacher_is_refused_in_one_line(qtbot, window, tmp_path, heads, reason):
+    panel = window.training
+    panel.form.name.setText("student")
+    panel.form.distillation.setChecked(True)
+    panel.form.distillation.add_unlabeled(str(tmp_path))
+    panel.form.distillation.rows[0].heads.setText(heads)
+    panel.start_button.click()
+    assert reason in panel.message.text() and "\n" not in panel.message.text()
+    assert "e05050" in panel.message.styleSheet()
+    assert panel.run.status == IDLE and not panel.process.running
+
+
+def test_a_missing_unlabeled_folder_is_refused(qtbot, window, tmp_path):
+    panel = window.training
+    panel.form.name.setText("student")
+    panel.form.distillation.setChecked(True)
+    panel.form.distillation.add_unlabeled(str(tmp_path / "gone"))
+    panel.start_button.click()
+    assert panel.message.text() == f"{tmp_path / 'gone'}: unlabeled images: no such folder"
+    assert panel.run.status == IDLE
+
+
+def test_distillation_on_unlabeled_images_only_runs_from_the_tab(qtbot, window, shared_data, tmp_path, zoo):
+    panel, form = window.training, window.training.form
+    _small_run(panel, tmp_path / "none.plab", steps=2)
+    form.set_project("")
+    form.set_validation(None, fraction=0.0)
+    form.distillation.setChecked(True)
+    form.distillation.set_teachers([("heatmap,short,mid", "posenet_mnv1_075")])
+    form.distillation.add_unlabeled(str(_unlabeled(tmp_path, shared_data)))
+    panel.refresh_counts()
+    qtbot.waitUntil(lambda: "Training: unlabeled 2 images" in form.counts.text(), timeout=10_000)
+    panel.start_button.click()
+    qtbot.waitUntil(lambda: panel.run.status in (FINISHED, FAILED), timeout=TRAIN_TIMEOUT_MS)
+    assert panel.run.status == FINISHED, panel.message.text()
+    args = shlex.split(panel.command.toPlainText())
+    assert "--unlabeled" in args and "--train" not in args and "--images" not in args
+    assert {"distill/heatmap", "distill/short", "distill/mid"} <= set(panel.run.history.losses)
+    meta = load_checkpoint(zoo / "tuned.pt")[1]["meta"]
+    assert meta["settings"]["teachers"] == ["heatmap,short,mid=posenet_mnv1_075"]
+
+
+def test_the_expanded_distillation_group_fits_and_its_new_rows_are_guarded(qtbot, window, tmp_path):
+    window.resize(1366, 768)
+    window.training_page.tabs.setCurrentIndex(1)
+    group = window.training.form.distillation
+    group.setChecked(True)
+    group.add_unlabeled(str(tmp_path))
+    group.add_teacher_button.click()
+    qtbot.waitUntil(group.rows[-1].isVisible)
+    assert len(group.rows) == 3 and group.rows[-1].model.currentText() == "default"
+    for control in (group.rows[-1].model, group.gt_weight):
+        assert control.focusPolicy() == QtCore.Qt.FocusPolicy.StrongFocus
+    hint = window.training.minimumSizeHint()
+    assert hint.width() <= 1280 and hint.height() <= 680
+    removed = group.rows[0]
+    removed.remove.click()
+    assert len(group.rows) == 2 and removed not in group.rows and not removed.isVisible()
+    group.preset_button.click()
+    assert [(r.heads.text(), r.model.currentText()) for r in group.rows] == [
+        ("heatmap,short,mid", "posenet_mnv1_075"), ("segmentation,long,parts", "bodypix_mnv1_075")]

@@ -1,4 +1,5 @@
-"""Live training curves (pyqtgraph): loss per head and total (log scale), validation
+"""Live training curves (pyqtgraph): loss per head and total (log scale; a head's teacher
+loss, when distilling, dashed in the head's colour), validation
 keypoint AP and mask AP against steps (one plot each, scaled to show small changes) with
 the starting model's AP as a dashed baseline, learning rate and images/s. A view of
 ``TrainingRun``: it redraws from the run's history.
@@ -13,7 +14,11 @@ from PySide6 import QtCore
 from .run import METRIC_NAMES, History, TrainingRun
 
 HEAD_COLORS = {"total": (240, 240, 240), "heatmap": (230, 25, 75), "segmentation": (60, 180, 75),
-               "short": (255, 225, 25), "mid": (0, 130, 200), "long": (245, 130, 48)}
+               "short": (255, 225, 25), "mid": (0, 130, 200), "long": (245, 130, 48),
+               "parts": (145, 30, 180)}
+#: Prefix of a teacher's loss of a head (distillation), e.g. "distill/heatmap".
+DISTILL = "distill/"
+SOLID, DASHED = QtCore.Qt.PenStyle.SolidLine, QtCore.Qt.PenStyle.DashLine
 AP_COLORS = {"keypoints/AP": (70, 200, 240), "segm/AP": (240, 90, 230)}
 #: Smallest y span of an AP plot, so noise-sized changes do not fill it, and the room
 #: below and above the values (above: for the baseline's label), as fractions of the span.
@@ -53,10 +58,10 @@ class TrainingCurves(pg.GraphicsLayoutWidget):
         return plot
 
     def _curve(self, plot: pg.PlotItem, key: str, color: tuple, width: float = 1.5,
-               symbol: str | None = None) -> pg.PlotDataItem:
+               symbol: str | None = None, style: QtCore.Qt.PenStyle = SOLID) -> pg.PlotDataItem:
         item = self._curves.get((plot, key))
         if item is None:
-            item = plot.plot(pen=pg.mkPen(color, width=width), symbol=symbol, symbolSize=6,
+            item = plot.plot(pen=pg.mkPen(color, width=width, style=style), symbol=symbol, symbolSize=6,
                              symbolBrush=color, symbolPen=None, connect="finite")
             self._curves[(plot, key)] = item
         return item
@@ -83,8 +88,9 @@ class TrainingCurves(pg.GraphicsLayoutWidget):
         for name, values in h.losses.items():
             if (self.loss, name) not in self._curves:
                 width = 2.5 if name == "total" else 1.2
-                color = HEAD_COLORS.get(name, (200, 200, 200))
-                self.legend.addItem(self._curve(self.loss, name, color, width), name)
+                color = HEAD_COLORS.get(name.removeprefix(DISTILL), (200, 200, 200))
+                style = DASHED if name.startswith(DISTILL) else SOLID
+                self.legend.addItem(self._curve(self.loss, name, color, width, style=style), name)
             y = np.asarray(values, dtype=float)
             self._curves[(self.loss, name)].setData(h.steps, np.where(y > 0, y, np.nan))
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ...core.coco_io import load_coco
 from ...core.errors import InputError
-from ...core.image_io import safe_join
+from ...core.image_io import list_images, safe_join
 from ...core.project_split import (SetCounts, check_validation, coco_counts, export_project_split,
                                    project_validation, reviewed_coco, split_coco)
 from .spec import DataSource
@@ -27,17 +27,22 @@ HELD_OUT = "held out (human-verified project images)"
 @dataclass(frozen=True)
 class DataRequest:
     """The form's data choices: validation is ``val`` (a COCO set) when given, else the
-    ``val_fraction`` of the project's reviewed images held out (0: no validation)."""
+    ``val_fraction`` of the project's reviewed images held out (0: no validation);
+    ``unlabeled`` image folders (distillation) make ground truth optional."""
 
     project: str | None
     extra: tuple[DataSource, ...] = ()
     val_fraction: float = 0.2
     val: DataSource | None = None
+    unlabeled: tuple[str, ...] = ()
 
     def check(self) -> None:
-        if not self.project and not self.extra:
-            raise InputError("training data", "none chosen: open a project with reviewed images "
-                                              "or add a COCO file")
+        if not self.project and not self.extra and not self.unlabeled:
+            raise InputError("training data", "none chosen: open a project with reviewed images, "
+                                              "add a COCO file or unlabeled images")
+        for folder in self.unlabeled:
+            if not Path(folder).is_dir():
+                raise InputError(folder, "unlabeled images: no such folder")
         if self.val is None and not self.project and self.val_fraction > 0:
             raise InputError("validation data", "held-out images need a project: open one, "
                                                 "validate on a COCO file or set the fraction to 0")
@@ -80,6 +85,8 @@ def describe(request: DataRequest) -> DataSummary:
         refusal = _refusal(lambda: project_validation(reviewed, request.held_out, request.project))
     for source in request.extra:
         parts.append(f"{Path(source.coco_json).name} {coco_counts(_load(source, 'training'))}")
+    if request.unlabeled:
+        parts.append(f"unlabeled {len(list_images(request.unlabeled))} images")
     if request.val is not None:
         data = _load(request.val, "validation")
         val = f"{Path(request.val.coco_json).name} {coco_counts(data)}"
@@ -99,6 +106,9 @@ def prepare(request: DataRequest, out_dir: Path) -> PreparedData:
             val, counts, origin = DataSource(str(split.val_json), str(split.images)), split.val, HELD_OUT
     for source in request.extra:
         _check_files(source, _load(source, "training"))
+    for folder in request.unlabeled:
+        if not list_images([folder]):
+            raise InputError(folder, "unlabeled images: no images in this folder")
     if request.val is not None:
         data = _load(request.val, "validation")
         check_coco_validation(request.val, data)

@@ -1,7 +1,7 @@
 """The training tab's settings form: data (project, extra COCO sets, validation), what to
-train (starting model, parts, heads), optimisation, and an advanced section (loss weights,
-workers, seed, checkpoints). It reads back as a ``DataRequest`` and a ``TrainingSpec``;
-it runs nothing.
+train (starting model, parts, heads), distillation (teachers, unlabeled images),
+optimisation, and an advanced section (loss weights, workers, seed, checkpoints). It reads
+back as a ``DataRequest`` and a ``TrainingSpec``; it runs nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from ...core.losses import LossWeights
 from ...core.model.zoo import DEFAULT_MODEL
 from ...core.skeleton import ALL_HEADS
 from .datasets import DataRequest
+from .distillation import DistillationGroup
 from .spec import DataSource, TrainingSpec
 from .zoo_picker import refresh_model_picker
 
@@ -103,9 +104,11 @@ class TrainingForm(QtWidgets.QWidget):
         self._make_model_widgets()
         self._make_optimisation_widgets()
         self._make_advanced_widgets()
+        self.distillation = DistillationGroup()
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(self._data_group())
         layout.addWidget(self._model_group())
+        layout.addWidget(self.distillation)
         layout.addWidget(self._optimisation_group())
         layout.addWidget(Collapsible("Advanced: loss weights, workers, seed", self._advanced_box()))
         layout.addStretch(1)
@@ -222,6 +225,7 @@ class TrainingForm(QtWidgets.QWidget):
         self.val_mode.currentIndexChanged.connect(self._validation_mode_changed)
         self.parts.currentIndexChanged.connect(self._parts_changed)
         self.init_model.currentTextChanged.connect(self._init_model_changed)
+        self.distillation.foldersChanged.connect(self.dataChanged)
         for signal in (self.project.editingFinished, self.val_fraction.valueChanged,
                        self.val_json.editingFinished, self.val_images.editingFinished):
             signal.connect(self.dataChanged)
@@ -300,13 +304,14 @@ class TrainingForm(QtWidgets.QWidget):
     def refresh_models(self) -> None:
         refresh_model_picker(self.init_model)
         self._init_model_changed(self.init_model.currentText())
+        self.distillation.refresh_models()
 
     def data_request(self) -> DataRequest:
         val = None
         if self.val_mode.currentText() == VAL_COCO:
             val = DataSource(self.val_json.text().strip(), self.val_images.text().strip())
         return DataRequest(self.project.text().strip() or None, tuple(self.extra_sources),
-                           self.val_fraction.value(), val)
+                           self.val_fraction.value(), val, self.distillation.folders())
 
     def spec(self) -> TrainingSpec:
         """The run the form describes (data not filled in); ValueError when invalid."""
@@ -319,7 +324,8 @@ class TrainingForm(QtWidgets.QWidget):
             batch=self.batch.value(), lr=self.lr.value(), schedule=self.schedule.currentText(),
             loss_weights=LossWeights(**{k: box.value() for k, box in self.weights.items()}),
             device=self.device.currentText(), workers=self.workers.value(), seed=self.seed.value(),
-            eval_every=self.eval_every.value(), checkpoint_every=self.checkpoint_every.value())
+            eval_every=self.eval_every.value(), checkpoint_every=self.checkpoint_every.value(),
+            **self.distillation.settings())
         spec.check()
         return spec
 

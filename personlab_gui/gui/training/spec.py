@@ -11,7 +11,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...core.distill import TeacherSpec
 from ...core.losses import LossWeights
+from ...core.model import CheckpointError, read_checkpoint_info, resolve_model
 from ...core.skeleton import ALL_HEADS
 
 #: Options only the GUI's child process gets (progress for the tab, Stop, dense curves).
@@ -47,6 +49,9 @@ class TrainingSpec:
     seed: int = 0
     eval_every: int = 25
     checkpoint_every: int = 50
+    teachers: tuple[str, ...] = ()              # distillation: "HEADS=MODEL" each
+    unlabeled: tuple[str, ...] = ()             # image folders trained through the teachers only
+    gt_weight: float = 0.5                      # with teachers: weight of the ground-truth loss
     train: tuple[DataSource, ...] = ()
     val: DataSource | None = None
 
@@ -58,21 +63,55 @@ class TrainingSpec:
             raise ValueError(f"input size {self.size} must be 16n + 1 (e.g. 257, 321, 401)")
         if not self.heads:
             raise ValueError("choose at least one head to train")
+        if self.unlabeled and not self.teachers:
+            raise ValueError("unlabeled images train only through teachers: add a teacher")
+        for teacher in self.teachers:
+            check_teacher(teacher)
 
     def args(self, out: Path) -> list[str]:
         """The ``train`` command's options for this run, writing ``out``."""
-        kind, count = self.length
-        args = ["--train", *(s.coco_json for s in self.train), "--images", *(s.images for s in self.train)]
+        args: list[str] = []
+        if self.train:
+            args += ["--train", *(s.coco_json for s in self.train), "--images", *(s.images for s in self.train)]
+        if self.unlabeled:
+            args += ["--unlabeled", *self.unlabeled]
         if self.val is not None:
             args += ["--val", self.val.coco_json, "--val-images", self.val.images, "--eval-at-start"]
+        return args + self._model_args(out) + self._distill_args() + self._optimisation_args()
+
+    def _model_args(self, out: Path) -> list[str]:
+        return ["--out", str(out), "--init", self.init_model, "--train-parts", self.train_parts,
+                "--heads", ",".join(self.heads)]
+
+    def _distill_args(self) -> list[str]:
+        if not self.teachers:
+            return []
+        return [*(arg for teacher in self.teachers for arg in ("--teacher", teacher)),
+                "--gt-weight", f"{self.gt_weight:g}"]
+
+    def _optimisation_args(self) -> list[str]:
+        kind, count = self.length
         weights = ",".join(f"{k}={v:g}" for k, v in self.loss_weights.as_dict().items())
-        return args + [
-            "--out", str(out), "--init", self.init_model, "--train-parts", self.train_parts,
-            "--heads", ",".join(self.heads), f"--{kind}", str(count), "--batch", str(self.batch),
-            "--lr", f"{self.lr:g}", "--schedule", self.schedule, "--size", str(self.size),
+        return [
+            f"--{kind}", str(count), "--batch", str(self.batch), "--lr", f"{self.lr:g}",
+            "--schedule", self.schedule, "--size", str(self.size),
             "--loss-weights", weights, "--device", self.device, "--workers", str(self.workers),
             "--seed", str(self.seed), "--eval-every", str(self.eval_every),
             "--checkpoint-every", str(self.checkpoint_every)]
+
+
+def check_teacher(text: str) -> None:
+    """ValueError (one line) unless ``text`` is ``HEADS=MODEL`` with a readable model that
+    has every one of these heads trained."""
+    teacher = TeacherSpec.parse(text)
+    try:
+        trained = read_checkpoint_info(resolve_model(teacher.model))["trained_heads"]
+    except CheckpointError as exc:
+        raise ValueError(f"teacher {exc}") from None
+    missing = [head for head in teacher.heads if head not in trained]
+    if missing:
+        raise ValueError(f"teacher {teacher.model} has no trained {', '.join(missing)} head "
+                         f"(it has {', '.join(trained)})")
 
 
 def process_argv(args: list[str], cancel_file: Path) -> list[str]:
