@@ -40,7 +40,8 @@ def three_images(coco_dev_train: Path) -> list[Path]:
 
 def test_a_padded_batch_gives_the_single_image_outputs(engine, three_images):
     """Bit-identical on this CPU; where the kernel library picks other algorithms for
-    another batch size (seen on a 16-core machine) they differ by float rounding only."""
+    another batch size (seen on a 16-core machine: 9e-5 px in offsets of ~36 px) they
+    differ by float rounding only."""
     inputs = [prepare_input(load_image(p), 257)[0] for p in three_images]
     runner = NetworkRunner(engine.net, torch.device("cpu"))
     alone = [runner.run([x])[0] for x in inputs]
@@ -49,7 +50,7 @@ def test_a_padded_batch_gives_the_single_image_outputs(engine, three_images):
         assert a.keys() == b.keys()
         for head in a:
             assert a[head].shape == b[head].shape, head
-            assert torch.allclose(a[head], b[head], rtol=1e-5, atol=1e-5), (head, (a[head] - b[head]).abs().max())
+            assert torch.allclose(a[head], b[head], rtol=1e-5, atol=1e-3), (head, (a[head] - b[head]).abs().max())
 
 
 def test_without_masking_the_padding_would_leak_into_the_results(engine, three_images):
@@ -65,7 +66,7 @@ def test_without_masking_the_padding_would_leak_into_the_results(engine, three_i
     smaller = min(range(3), key=lambda i: inputs[i].size)
     alone = runner.run([inputs[smaller]])[0]["heatmap"]
     h, w = alone.shape[-2:]
-    assert not torch.allclose(plain[smaller:smaller + 1, :, :h, :w], alone, atol=1e-4)
+    assert not torch.allclose(plain[smaller:smaller + 1, :, :h, :w], alone, atol=1e-2)
 
 
 def test_batch_2_finds_the_same_people_as_batch_1(engine, three_images):

@@ -2,7 +2,9 @@
 
 Without torchrun (no ``WORLD_SIZE`` in the environment) the world is one process. Under it,
 each process takes ``cuda:LOCAL_RANK`` with NCCL when the chosen device is CUDA, else the
-CPU with gloo.
+CPU with gloo. With more processes on a machine than GPUs, they share the GPUs in turn
+(``cuda:LOCAL_RANK % count``) and talk through gloo (NCCL wants one process per GPU):
+``infer`` on one GPU then decodes in several processes, its slow stage there.
 """
 
 from __future__ import annotations
@@ -40,11 +42,15 @@ class Distributed:
         """Join the process group (when ``enabled``); the device this process uses."""
         if not self.enabled:
             return device
+        backend = "gloo"
         if device.type == "cuda":
-            device = torch.device("cuda", self.local_rank)
+            count = torch.cuda.device_count()
+            device = torch.device("cuda", self.local_rank % count)
             torch.cuda.set_device(device)
+            if int(os.environ.get("LOCAL_WORLD_SIZE", self.world_size)) <= count:
+                backend = "nccl"
         if not dist.is_initialized():
-            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+            dist.init_process_group(backend)
         return device
 
     def shard(self, count: int) -> range:
