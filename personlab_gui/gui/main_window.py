@@ -254,6 +254,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.status.set_device(engine.device_name)
         self.layers_panel.set_trained_heads(engine.trained_heads)
         self.settings_panel.set_trained_heads(engine.trained_heads)
+        self.settings_panel.set_model_decoding(engine.decoding)
         self.status.showMessage(f"Model {engine.model_name} on {engine.device_name} "
                                 f"(heads: {', '.join(engine.trained_heads)})", 5000)
 

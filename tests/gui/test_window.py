@@ -136,6 +136,29 @@ def test_only_what_changed_is_recomputed(qtbot, window, people_image, other_imag
     qtbot.waitUntil(lambda: len(calls) == 3, timeout=RESULT_TIMEOUT_MS)
 
 
+def test_long_refinement_steps_re_decode_without_a_network_pass(qtbot, window, people_image):
+    calls = []
+    engine = window.service.engine
+    forward = engine.forward
+    engine.forward = lambda *a: calls.append("forward") or forward(*a)
+    first = open_and_wait(qtbot, window, people_image)
+    box = window.settings_panel.refine_steps
+    assert box.value() == box.minimum() and box.text() == f"model's ({engine.decoding['long_self_steps']})"
+    assert window.service.settings.long_refine_steps is None and first.long_refined is not None
+    box.setValue(0)
+    window.settings_panel.apply()
+    assert window.service.settings.long_refine_steps == 0
+    qtbot.waitUntil(lambda: window.session.result is not first, timeout=RESULT_TIMEOUT_MS)
+    unrefined = window.session.result
+    assert not np.allclose(unrefined.long_refined, first.long_refined)
+    assert np.array_equal(unrefined.heatmaps, first.heatmaps) and calls == ["forward"]
+    box.setValue(box.minimum())                         # back to the model's own steps
+    window.settings_panel.apply()
+    assert window.service.settings.long_refine_steps is None
+    qtbot.waitUntil(lambda: window.session.result is not unrefined, timeout=RESULT_TIMEOUT_MS)
+    assert np.array_equal(window.session.result.long_refined, first.long_refined) and calls == ["forward"]
+
+
 def test_navigation_and_unreadable_images(qtbot, window, people_image, tmp_path):
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"not a jpeg")

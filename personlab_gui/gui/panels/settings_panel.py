@@ -1,4 +1,5 @@
-"""Model, device and inference settings (input size, scales, flip, decoder, thresholds).
+"""Model, device and inference settings (input size, scales, flip, decoder, mask
+assignment and long-range refinement steps, thresholds).
 
 Edits are collected for a moment and then emitted as one new ``InferenceSettings``;
 threshold fields are read from the dataclass, so new thresholds appear without GUI code.
@@ -11,7 +12,8 @@ import dataclasses
 
 from PySide6 import QtCore, QtWidgets
 
-from ...core.engine import DECODERS, MASK_ASSIGNMENTS, InferenceSettings
+from ...core.engine import DECODERS, MASK_ASSIGNMENTS, InferenceSettings, long_self_steps
+from ...core.model.checkpoint import DECODING_KEYS
 from ...core.model.zoo import zoo_names
 from ..widgets import compact
 
@@ -57,6 +59,7 @@ class SettingsPanel(QtWidgets.QWidget):
         self.mask_assignment = QtWidgets.QComboBox()
         self.mask_assignment.addItems(list(MASK_ASSIGNMENTS))
         self.mask_assignment.setToolTip("pixel → person rule for instance masks")
+        self.refine_steps = self._refine_steps_box()
         self.thresholds = {name: self._threshold_box() for name in threshold_fields()}
         self.error = QtWidgets.QLabel()
         self.error.setStyleSheet("color: #e05050")
@@ -68,6 +71,17 @@ class SettingsPanel(QtWidgets.QWidget):
         self.show_model(model, device)
         self.show_settings(settings)
         self._connect()
+
+    @staticmethod
+    def _refine_steps_box() -> QtWidgets.QSpinBox:
+        """Long-range self-refinement steps; its lowest value is 'the model's own' (None)."""
+        low, high = DECODING_KEYS["long_self_steps"]
+        box = QtWidgets.QSpinBox()
+        box.setRange(low - 1, high)
+        box.setSpecialValueText("model's")
+        box.setToolTip("self-refinement steps of the long-range offsets before the instance masks "
+                       "are assigned (lowest: the model's own setting)")
+        return box
 
     @staticmethod
     def _threshold_box() -> QtWidgets.QDoubleSpinBox:
@@ -90,6 +104,7 @@ class SettingsPanel(QtWidgets.QWidget):
         form.addRow("Flip", self.flip)
         form.addRow("Decoder", self.decoder)
         form.addRow("Mask assignment", self.mask_assignment)
+        form.addRow("Long refine steps", self.refine_steps)
         for name, box in self.thresholds.items():
             form.addRow(name.replace("_", " ").capitalize(), box)
         form.addRow(self.error)
@@ -100,7 +115,7 @@ class SettingsPanel(QtWidgets.QWidget):
         self.browse.clicked.connect(self._browse)
         for signal in (self.size.valueChanged, self.scales.textEdited, self.flip.toggled,
                        self.decoder.currentIndexChanged, self.mask_assignment.currentIndexChanged,
-                       *(box.valueChanged for box in self.thresholds.values())):
+                       self.refine_steps.valueChanged, *(box.valueChanged for box in self.thresholds.values())):
             signal.connect(self._timer.start)
 
     def show_model(self, model: str, device: str) -> None:
@@ -114,26 +129,36 @@ class SettingsPanel(QtWidgets.QWidget):
         """Reflect ``settings`` without emitting anything."""
         with contextlib.ExitStack() as stack:
             for widget in (self.size, self.scales, self.flip, self.decoder, self.mask_assignment,
-                           *self.thresholds.values()):
+                           self.refine_steps, *self.thresholds.values()):
                 stack.enter_context(QtCore.QSignalBlocker(widget))
             self.size.setValue(settings.size)
             self.scales.setText(", ".join(f"{s:g}" for s in settings.scales))
             self.flip.setChecked(settings.flip)
             self.decoder.setCurrentText(settings.decoder)
             self.mask_assignment.setCurrentText(settings.mask_assignment)
+            steps = settings.long_refine_steps
+            self.refine_steps.setValue(self.refine_steps.minimum() if steps is None else steps)
             for name, box in self.thresholds.items():
                 box.setValue(getattr(settings, name))
 
     def current(self) -> InferenceSettings:
         """The settings the widgets describe; ValueError (one line) if they are invalid."""
         values = {name: box.value() for name, box in self.thresholds.items()}
+        steps = self.refine_steps.value()
         return InferenceSettings(size=self.size.value(), scales=parse_scales(self.scales.text()),
                                  flip=self.flip.isChecked(), decoder=self.decoder.currentText(),
-                                 mask_assignment=self.mask_assignment.currentText(), **values)
+                                 mask_assignment=self.mask_assignment.currentText(),
+                                 long_refine_steps=None if steps == self.refine_steps.minimum() else steps,
+                                 **values)
 
     def set_trained_heads(self, heads: tuple[str, ...]) -> None:
-        """Offer the mask assignment only to models that produce masks."""
-        self.form.setRowVisible(self.mask_assignment, MASK_HEADS <= set(heads))
+        """Offer the mask settings only to models that produce masks."""
+        for widget in (self.mask_assignment, self.refine_steps):
+            self.form.setRowVisible(widget, MASK_HEADS <= set(heads))
+
+    def set_model_decoding(self, decoding: dict[str, int]) -> None:
+        """Name the loaded model's own refinement steps (its checkpoint's decoding settings)."""
+        self.refine_steps.setSpecialValueText(f"model's ({long_self_steps(InferenceSettings(), decoding)})")
 
     def apply(self) -> None:
         """Emit the edited settings now (or show why they are invalid)."""
