@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from personlab_gui.core.engine import Engine, InferenceSettings
-from personlab_gui.core.image_io import load_image, list_images
+from personlab_gui.core.inference.engine import Engine, InferenceSettings
+from personlab_gui.core.data.image_io import load_image, list_images
 
 ROOT = Path(__file__).resolve().parents[1]
 VAL_IMAGES = ROOT.parent / "shared" / "data" / "coco_dev" / "val" / "images"
@@ -33,8 +33,8 @@ REPEATS = 5
 COLD_SCRIPT = """
 import json, sys, time
 t0 = time.perf_counter()
-from personlab_gui.core.engine import Engine, InferenceSettings
-from personlab_gui.core.image_io import load_image
+from personlab_gui.core.inference.engine import Engine, InferenceSettings
+from personlab_gui.core.data.image_io import load_image
 engine = Engine(sys.argv[1], "cpu")
 maps = engine.forward(load_image(sys.argv[2]), InferenceSettings())
 t1 = time.perf_counter()

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import torch
 
-from personlab_gui.core.engine import Engine, InferenceSettings
-from personlab_gui.core.evaluation import evaluate_engine, load_ground_truth
-from personlab_gui.core.image_io import load_image
-from personlab_gui.core.preprocess import prepare_input
+from personlab_gui.core.inference.engine import Engine, InferenceSettings
+from personlab_gui.core.inference.evaluation import evaluate_engine, load_ground_truth
+from personlab_gui.core.data.image_io import load_image
+from personlab_gui.core.data.preprocess import prepare_input
 
 ROOT = Path(__file__).resolve().parents[1]
 COCO_DEV = ROOT.parent / "shared" / "data" / "coco_dev"

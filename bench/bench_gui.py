@@ -25,7 +25,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from PySide6 import QtCore  # noqa: E402
 
-from personlab_gui.core.image_io import load_image  # noqa: E402
+from personlab_gui.core.data.image_io import load_image  # noqa: E402
 from personlab_gui.gui.app import EXAMPLE_IMAGE, application  # noqa: E402
 
 SHARED_PEOPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "people"

@@ -20,9 +20,9 @@ import sys
 import time
 from pathlib import Path
 
-from personlab_gui.core.batch import run_batch
-from personlab_gui.core.engine import Engine, InferenceSettings
-from personlab_gui.core.image_io import list_images, load_image
+from personlab_gui.core.inference.batch import run_batch
+from personlab_gui.core.inference.engine import Engine, InferenceSettings
+from personlab_gui.core.data.image_io import list_images, load_image
 
 ROOT = Path(__file__).resolve().parents[1]
 COCO_DEV = ROOT.parent / "shared" / "data" / "coco_dev"

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from personlab_gui.core.train import HookBase, TrainConfig, Trainer
+from personlab_gui.core.training import HookBase, TrainConfig, Trainer
 from personlab_gui.gui.training.spec import TrainingSpec
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -27,13 +27,13 @@ import numpy as np
 from pycocotools import mask as mask_utils
 from pycocotools.cocoeval import COCOeval
 
-from personlab_gui.core import pseudo_labels
-from personlab_gui.core.batch import run_batch
-from personlab_gui.core.coco_io import (PERSON_CATEGORY_ID, _coco_api, _ground_truth_for,
+from personlab_gui.core.data import pseudo_labels
+from personlab_gui.core.inference.batch import run_batch
+from personlab_gui.core.data.coco_io import (PERSON_CATEGORY_ID, _coco_api, _ground_truth_for,
                                         detections_to_results, load_coco)
-from personlab_gui.core.engine import DEFAULT_SIZE, Engine, InferenceSettings
-from personlab_gui.core.image_io import safe_join
-from personlab_gui.core.result import Person
+from personlab_gui.core.inference.engine import DEFAULT_SIZE, Engine, InferenceSettings
+from personlab_gui.core.data.image_io import safe_join
+from personlab_gui.core.decoding.result import Person
 
 ROOT = Path(__file__).resolve().parents[1]
 COCO_DEV = ROOT.parent / "shared" / "data" / "coco_dev"

@@ -47,12 +47,12 @@ from pathlib import Path
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from personlab_gui.core.batch import run_batch
-from personlab_gui.core.coco_io import PERSON_CATEGORY_ID, evaluate, load_coco
-from personlab_gui.core.engine import DEFAULT_SIZE, Engine, InferenceSettings
-from personlab_gui.core.image_io import safe_join
-from personlab_gui.core.result import InferenceResult
-from personlab_gui.core.segment import _distances, _embedding, _embedding_weights, _taps
+from personlab_gui.core.inference.batch import run_batch
+from personlab_gui.core.data.coco_io import PERSON_CATEGORY_ID, evaluate, load_coco
+from personlab_gui.core.inference.engine import DEFAULT_SIZE, Engine, InferenceSettings
+from personlab_gui.core.data.image_io import safe_join
+from personlab_gui.core.decoding.result import InferenceResult
+from personlab_gui.core.decoding.segment import _distances, _embedding, _embedding_weights, _taps
 from personlab_gui.core.skeleton import MASK_THRESHOLD
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -68,7 +68,7 @@ class Soak:
                  keep: Path | None = None) -> None:
         from PySide6 import QtCore
 
-        from personlab_gui.core.engine import InferenceSettings
+        from personlab_gui.core.inference.engine import InferenceSettings
         from personlab_gui.gui.main_window import MainWindow
         from personlab_gui.gui.preferences import Preferences
 

@@ -33,9 +33,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import convert_bodypix as cb  # noqa: E402
 
-from personlab_gui.core.coco_io import annotation_mask, load_coco  # noqa: E402
-from personlab_gui.core.image_io import load_image  # noqa: E402
-from personlab_gui.core.preprocess import prepare_input  # noqa: E402
+from personlab_gui.core.data.coco_io import annotation_mask, load_coco  # noqa: E402
+from personlab_gui.core.data.image_io import load_image  # noqa: E402
+from personlab_gui.core.data.preprocess import prepare_input  # noqa: E402
 from personlab_gui.core.skeleton import (  # noqa: E402
     DIRECTED_EDGES, DISK_RADIUS, K, KEYPOINT_NAMES, N_DIRECTED_EDGES, N_EDGES, N_PARTS, PART_NAMES)
 

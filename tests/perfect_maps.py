@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from personlab_gui.core.engine import FieldMaps
-from personlab_gui.core.fields import Variant, fuse_variants
-from personlab_gui.core.preprocess import make_transform
+from personlab_gui.core.inference.engine import FieldMaps
+from personlab_gui.core.decoding.fields import Variant, fuse_variants
+from personlab_gui.core.data.preprocess import make_transform
 from personlab_gui.core.skeleton import ALL_HEADS
-from personlab_gui.core.targets import annotations_to_input, build_targets
+from personlab_gui.core.data.targets import annotations_to_input, build_targets
 
 LOGIT = 12.0
 

@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 import torch
 
-from personlab_gui.core.engine import Engine, InferenceSettings
-from personlab_gui.core.image_io import load_image
+from personlab_gui.core.inference.engine import Engine, InferenceSettings
+from personlab_gui.core.data.image_io import load_image
 from personlab_gui.core.model import PersonLabNet, load_checkpoint, save_checkpoint
 from personlab_gui.core.model.checkpoint import CheckpointError
 from personlab_gui.core.model.layers import Conv2dSame
-from personlab_gui.core.pseudo_labels import LABEL
-from personlab_gui.core.result import InferenceResult
+from personlab_gui.core.data.pseudo_labels import LABEL
+from personlab_gui.core.decoding.result import InferenceResult
 from personlab_gui.core.skeleton import KEYPOINT_NAMES, N_PARTS, PART_FLIP_PERMUTATION, PART_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from personlab_gui.core.coco_io import (
+from personlab_gui.core.data.coco_io import (
     METRIC_KEYS, annotation_mask, detections_to_dataset, detections_to_results, evaluate,
     load_coco, mask_to_polygons, mask_to_rle, write_json_atomic)
 from personlab_gui.core.errors import CocoFormatError
-from personlab_gui.core.result import Person
+from personlab_gui.core.decoding.result import Person
 
 
 @pytest.fixture(scope="module")

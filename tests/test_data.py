@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from personlab_gui.core.data import Augment, CocoPersonDataset
+from personlab_gui.core.data.dataset import Augment, CocoPersonDataset
 from personlab_gui.core.errors import InputError
 from personlab_gui.core.skeleton import FLIP_PERMUTATION, K
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from personlab_gui.core.coco_io import detections_to_results, evaluate, load_coco
-from personlab_gui.core.engine import Engine, InferenceSettings, decode_fields
-from personlab_gui.core.hough import local_maxima
-from personlab_gui.core.image_io import load_image
-from personlab_gui.core.preprocess import make_transform, prepare_input
+from personlab_gui.core.data.coco_io import detections_to_results, evaluate, load_coco
+from personlab_gui.core.inference.engine import Engine, InferenceSettings, decode_fields
+from personlab_gui.core.decoding.hough import local_maxima
+from personlab_gui.core.data.image_io import load_image
+from personlab_gui.core.data.preprocess import make_transform, prepare_input
 from personlab_gui.core.skeleton import DIRECTED_EDGES, KAPPAS, POSE_HEADS
 
 from perfect_maps import perfect_field_maps

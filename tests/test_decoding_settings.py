@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from personlab_gui.cli import main
-from personlab_gui.core.engine import Engine, InferenceSettings, long_self_steps
-from personlab_gui.core.image_io import load_image
+from personlab_gui.core.inference.engine import Engine, InferenceSettings, long_self_steps
+from personlab_gui.core.data.image_io import load_image
 from personlab_gui.core.model import CheckpointError, PersonLabNet, load_checkpoint, resolve_model, save_checkpoint
-from personlab_gui.core.refine import LONG_SELF_REFINE_STEPS
+from personlab_gui.core.decoding.refine import LONG_SELF_REFINE_STEPS
 from personlab_gui.core.skeleton import ALL_HEADS
 
 SIZE = 257

@@ -7,13 +7,13 @@ import pytest
 import torch
 
 from personlab_gui.cli import main
-from personlab_gui.core.data import UnlabeledImages
-from personlab_gui.core.distill import Teachers, TeacherSpec
-from personlab_gui.core.image_io import IMAGE_SUFFIXES
-from personlab_gui.core.losses import LossWeights, distill_loss, personlab_loss
+from personlab_gui.core.data.dataset import UnlabeledImages
+from personlab_gui.core.training.distill import Teachers, TeacherSpec
+from personlab_gui.core.data.image_io import IMAGE_SUFFIXES
+from personlab_gui.core.training.losses import LossWeights, distill_loss, personlab_loss
 from personlab_gui.core.model import load_checkpoint, resolve_model
 from personlab_gui.core.skeleton import DIRECTED_EDGES
-from personlab_gui.core.train import TrainConfig, train
+from personlab_gui.core.training import TrainConfig, train
 
 SIZE = 129
 

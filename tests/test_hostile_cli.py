@@ -23,15 +23,15 @@ import pytest
 import torch
 
 from personlab_gui.cli import main
-from personlab_gui.core.coco_io import load_coco
-from personlab_gui.core.engine import Engine
+from personlab_gui.core.data.coco_io import load_coco
+from personlab_gui.core.inference.engine import Engine
 from personlab_gui.core.errors import InputError
 from personlab_gui.core.model import CheckpointError, PersonLabNet, load_checkpoint, save_checkpoint
 from personlab_gui.core.model.checkpoint import FORMAT
 from personlab_gui.core.outputs import OutputError, check_output
 from personlab_gui.core.interrupts import Terminated, deferred_interrupts, stop_handlers
-from personlab_gui.core.train import (CheckpointHook, HookBase, TrainConfig, Trainer, TrainError,
-                                      engine_evaluate_fn, state_path)
+from personlab_gui.core.training import CheckpointHook, HookBase, TrainConfig, Trainer, TrainError, state_path
+from personlab_gui.core.training.hooks import engine_evaluate_fn
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "personlab_gui" / "data" / "astronaut.jpg"

@@ -32,11 +32,11 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from personlab_gui.cli import main
-from personlab_gui.core.coco_io import evaluate, load_coco, mask_to_rle
-from personlab_gui.core.data import CocoPersonDataset
+from personlab_gui.core.data.coco_io import evaluate, load_coco, mask_to_rle
+from personlab_gui.core.data.dataset import CocoPersonDataset
 from personlab_gui.core.errors import CocoFormatError, InputError
-from personlab_gui.core.project import PersonRecord, Project, ProjectExistsError, database_errors
-from personlab_gui.core.project_coco import check_self_consistent, export_coco, import_coco
+from personlab_gui.core.project.store import PersonRecord, Project, ProjectExistsError, database_errors
+from personlab_gui.core.project.coco import check_self_consistent, export_coco, import_coco
 from personlab_gui.core.skeleton import K, coco_person_category
 
 REPO = Path(__file__).resolve().parents[1]
@@ -376,7 +376,7 @@ sys.exit(main(["project", "import", *sys.argv[1:]]))
 EDITOR = """
 import sys, time
 import numpy as np
-from personlab_gui.core.project import PersonRecord, Project
+from personlab_gui.core.project.store import PersonRecord, Project
 deadline = time.monotonic() + 60
 while True:
     try:
@@ -526,7 +526,7 @@ def test_a_read_only_project_exports_and_refuses_imports_in_one_line(store, tmp_
 
 def test_changing_a_project_without_write_access_is_one_line(store, capsys, monkeypatch):
     """What the test above checks with real permissions, for root too (who may write anyway)."""
-    from personlab_gui.core import project as project_module
+    from personlab_gui.core.project import store as project_module
 
     plab, images, good = store
     before = plab.read_bytes()

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from personlab_gui.core.errors import ImageLoadError, InputError
-from personlab_gui.core.image_io import list_images, load_image, safe_join
+from personlab_gui.core.data.image_io import list_images, load_image, safe_join
 
 ASTRONAUT = Path(__file__).resolve().parents[1] / "personlab_gui" / "data" / "astronaut.jpg"
 

@@ -12,11 +12,11 @@ import pytest
 import torch
 
 from personlab_gui.cli import main
-from personlab_gui.core.batch import run_batch
-from personlab_gui.core.engine import Engine, InferenceSettings
-from personlab_gui.core.image_io import load_image
+from personlab_gui.core.inference.batch import run_batch
+from personlab_gui.core.inference.engine import Engine, InferenceSettings
+from personlab_gui.core.data.image_io import load_image
 from personlab_gui.core.model.runner import NetworkRunner
-from personlab_gui.core.preprocess import prepare_input
+from personlab_gui.core.data.preprocess import prepare_input
 
 
 @pytest.fixture(scope="module")

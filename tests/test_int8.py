@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from personlab_gui.core.engine import Engine, InferenceSettings
-from personlab_gui.core.image_io import load_image
+from personlab_gui.core.inference.engine import Engine, InferenceSettings
+from personlab_gui.core.data.image_io import load_image
 from personlab_gui.core.model import load_checkpoint
 from personlab_gui.core.model import quantize
 from personlab_gui.core.model.checkpoint import tensor_checksum
 from personlab_gui.core.model.zoo import zoo_dir, zoo_names
-from personlab_gui.core.preprocess import prepare_input
+from personlab_gui.core.data.preprocess import prepare_input
 
 pytestmark = pytest.mark.skipif(quantize.int8_engine() is None, reason="no x86/fbgemm quantized kernels")
 SIZE = 129

@@ -11,9 +11,9 @@ import threading
 from pathlib import Path
 
 
-from personlab_gui.core import jit
-from personlab_gui.core.engine import MASK_ASSIGNMENTS, Engine, InferenceSettings
-from personlab_gui.core.image_io import load_image
+from personlab_gui.core.decoding import jit
+from personlab_gui.core.inference.engine import MASK_ASSIGNMENTS, Engine, InferenceSettings
+from personlab_gui.core.data.image_io import load_image
 
 ROOT = Path(__file__).resolve().parents[1]
 ASTRONAUT = ROOT / "personlab_gui" / "data" / "astronaut.jpg"

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from personlab_gui.core.losses import LossWeights, personlab_loss
+from personlab_gui.core.training.losses import LossWeights, personlab_loss
 from personlab_gui.core.skeleton import HEAD_CHANNELS, K
-from personlab_gui.core.targets import build_targets
+from personlab_gui.core.data.targets import build_targets
 
 HW = (129, 129)
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from personlab_gui.core.coco_io import detections_to_results, evaluate, load_coco
-from personlab_gui.core.engine import Engine, InferenceSettings
-from personlab_gui.core.image_io import load_image
+from personlab_gui.core.data.coco_io import detections_to_results, evaluate, load_coco
+from personlab_gui.core.inference.engine import Engine, InferenceSettings
+from personlab_gui.core.data.image_io import load_image
 from personlab_gui.gui.app import EXAMPLE_IMAGE
 
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "choose_mask_score.py"

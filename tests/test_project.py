@@ -17,12 +17,12 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from personlab_gui.cli import main
-from personlab_gui.core import project as project_module
-from personlab_gui.core import project_coco
-from personlab_gui.core.coco_io import annotation_mask, mask_to_rle
+from personlab_gui.core.project import store as project_module
+from personlab_gui.core.project import coco as project_coco
+from personlab_gui.core.data.coco_io import annotation_mask, mask_to_rle
 from personlab_gui.core.errors import CocoFormatError, InputError
-from personlab_gui.core.project import SCHEMA_VERSION, PersonRecord, Project
-from personlab_gui.core.project_coco import (DuplicateImportError, check_self_consistent, export_coco,
+from personlab_gui.core.project.store import SCHEMA_VERSION, PersonRecord, Project
+from personlab_gui.core.project.coco import (DuplicateImportError, check_self_consistent, export_coco,
                                              import_coco)
 from personlab_gui.core.skeleton import K, coco_person_category
 
@@ -134,7 +134,7 @@ def _assert_same_people(original: dict, exported: dict) -> None:
 CHILD = """
 import sys
 import numpy as np
-from personlab_gui.core.project import PersonRecord, Project
+from personlab_gui.core.project.store import PersonRecord, Project
 
 project = Project.open(sys.argv[1])
 image = project.image_ids()[0]

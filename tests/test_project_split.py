@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from personlab_gui.core.project_split import coco_counts, held_out, split_coco
+from personlab_gui.core.project.split import coco_counts, held_out, split_coco
 
 
 def test_held_out_is_deterministic_and_the_asked_share():

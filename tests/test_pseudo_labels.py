@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from personlab_gui.cli import main
-from personlab_gui.core import pseudo_labels as pl
-from personlab_gui.core.project import PersonRecord, Project
-from personlab_gui.core.result import Person
+from personlab_gui.core.data import pseudo_labels as pl
+from personlab_gui.core.project.store import PersonRecord, Project
+from personlab_gui.core.decoding.result import Person
 from personlab_gui.core.skeleton import K
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "personlab_gui" / "data" / "astronaut.jpg"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from personlab_gui.core.boxes import clip, nonzero_box, slices
-from personlab_gui.core.coco_io import mask_to_rle, rle_string_runs
-from personlab_gui.core.rle import box_rle
+from personlab_gui.core.data.boxes import clip, nonzero_box, slices
+from personlab_gui.core.data.coco_io import mask_to_rle, rle_string_runs
+from personlab_gui.core.data.rle import box_rle
 
 
 @pytest.mark.parametrize("seed", range(200))

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from personlab_gui.core.coco_io import annotation_mask, load_coco
-from personlab_gui.core.engine import Engine, InferenceSettings, decode_fields
-from personlab_gui.core.image_io import load_image
-from personlab_gui.core.result import InferenceResult
-from personlab_gui.core.segment import MASK_ASSIGNMENTS, add_masks
+from personlab_gui.core.data.coco_io import annotation_mask, load_coco
+from personlab_gui.core.inference.engine import Engine, InferenceSettings, decode_fields
+from personlab_gui.core.data.image_io import load_image
+from personlab_gui.core.decoding.result import InferenceResult
+from personlab_gui.core.decoding.segment import MASK_ASSIGNMENTS, add_masks
 from personlab_gui.core.skeleton import POSE_HEADS
 
 from perfect_maps import perfect_field_maps

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from personlab_gui.core.preprocess import make_transform
+from personlab_gui.core.data.preprocess import make_transform
 from personlab_gui.core.skeleton import DIRECTED_EDGES, DISK_RADIUS, K
-from personlab_gui.core.targets import annotations_to_input, build_targets, grid_shape
+from personlab_gui.core.data.targets import annotations_to_input, build_targets, grid_shape
 
 STRIDE = 16
 INPUT_HW = (401, 401)
@@ -124,7 +124,7 @@ def _coco_dev(request) -> Path:
 
 
 def test_real_image_has_heatmap_cells_for_every_labelled_type(request):
-    pytest.importorskip("personlab_gui.core.coco_io")
+    pytest.importorskip("personlab_gui.core.data.coco_io")
     root = _coco_dev(request)
     gt = json.loads((root / "person_keypoints.json").read_text())
     image = gt["images"][0]

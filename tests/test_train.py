@@ -14,9 +14,9 @@ import pytest
 import torch
 
 from personlab_gui.cli import main
-from personlab_gui.core.losses import personlab_loss
+from personlab_gui.core.training.losses import personlab_loss
 from personlab_gui.core.model import load_checkpoint
-from personlab_gui.core.train import CheckpointHook, HookBase, TrainConfig, Trainer, state_path, train
+from personlab_gui.core.training import CheckpointHook, HookBase, TrainConfig, Trainer, state_path, train
 
 REPO = Path(__file__).resolve().parents[1]
 SIZE = 257

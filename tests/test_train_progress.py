@@ -64,7 +64,7 @@ def test_errors_are_events_and_running_out_of_memory_is_explained(sets, tmp_path
 
     def out_of_memory(*_args, **_kwargs):
         raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 1 GB")
-    monkeypatch.setattr("personlab_gui.core.train.train", out_of_memory)
+    monkeypatch.setattr("personlab_gui.core.training.train", out_of_memory)
     assert main([*args[:4], str(images), *args[5:]]) == 2
     (error,) = _events(capsys.readouterr().err)
     assert error["message"].startswith("out of memory: lower --batch or --size")

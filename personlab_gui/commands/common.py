@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..core.engine import DECODERS, DEFAULT_SIZE, MASK_ASSIGNMENTS, Engine, InferenceSettings
+from ..core.inference.engine import DECODERS, DEFAULT_SIZE, MASK_ASSIGNMENTS, Engine, InferenceSettings
 from ..core.model.runner import BACKENDS
 from ..core.outputs import check_output
 
@@ -86,12 +86,6 @@ def check_out(out: str, inputs: Iterable[str | Path], option: str = "--out", qui
     """``check_output``, saying on stderr (unless ``quiet``) when an existing file will be replaced."""
     if check_output(out, inputs, option=option) and not quiet:
         print(f"note: {out} exists and will be replaced", file=sys.stderr)
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message (its type name when it has none)."""
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 def engine_from_args(args: argparse.Namespace, device: str | None = None) -> Engine:

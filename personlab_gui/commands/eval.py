@@ -6,9 +6,9 @@ import argparse
 import json
 import sys
 
-from ..core.batch import ProgressLine
+from ..core.inference.batch import ProgressLine
 from ..core.errors import InputError
-from ..core.evaluation import Evaluation, evaluate_engine, load_ground_truth
+from ..core.inference.evaluation import Evaluation, evaluate_engine, load_ground_truth
 from .common import add_inference_options, engine_from_args, settings_from_args
 
 METRICS = ("AP", "AP50", "AP75", "APm", "APl")

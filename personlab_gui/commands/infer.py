@@ -8,18 +8,17 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.batch import BatchItem, ProgressLine, run_batch
-from ..core.coco_io import detections_to_dataset, detections_to_results, write_json_atomic
-from ..core.errors import InputError
-from ..core.image_io import list_images, printable
+from ..core.inference.batch import BatchItem, ProgressLine, run_batch
+from ..core.data.coco_io import detections_to_dataset, detections_to_results, write_json_atomic
+from ..core.errors import InputError, first_line
+from ..core.data.image_io import list_images, printable
 from ..core.interrupts import Terminated, deferred_interrupts
-from ..core.jit import print_progress
-from ..core.pseudo_labels import DEFAULT_LABEL_THRESHOLD
+from ..core.decoding.jit import print_progress
+from ..core.data.pseudo_labels import DEFAULT_LABEL_THRESHOLD
 from ..core.distributed import Distributed
 from ..core.model import select_device
-from ..core.result import Person
-from .common import (add_inference_options, check_out, engine_from_args, first_line,
-                     model_file, settings_from_args)
+from ..core.decoding.result import Person
+from .common import add_inference_options, check_out, engine_from_args, model_file, settings_from_args
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

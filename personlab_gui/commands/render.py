@@ -13,9 +13,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ..core.engine import DEFAULT_SIZE, InferenceSettings
+from ..core.inference.engine import DEFAULT_SIZE, InferenceSettings
 from ..core.errors import InputError
-from ..core.image_io import load_image
+from ..core.data.image_io import load_image
 from ..core.interrupts import deferred_interrupts
 from .common import check_input_side, check_out, engine_from_args, model_file
 

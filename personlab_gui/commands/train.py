@@ -14,10 +14,10 @@ import sys
 from typing import TYPE_CHECKING
 
 from ..core.skeleton import ALL_HEADS
-from .common import first_line
+from ..core.errors import first_line
 
 if TYPE_CHECKING:
-    from ..core.train import TrainConfig, Trainer
+    from ..core.training import TrainConfig, Trainer
 
 #: command-line option -> TrainConfig field
 _FIELDS = {
@@ -130,11 +130,11 @@ def _given(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """Train; one-line error and exit status 2 on bad input or when memory runs out."""
-    from ..core.batch import out_of_memory
+    from ..core.inference.batch import out_of_memory
     from ..core.errors import InputError
     from ..core.interrupts import Terminated
     from ..core.model import CheckpointError
-    from ..core.train import TrainConfig, TrainError, is_main_process, read_resume_config, train
+    from ..core.training import TrainConfig, TrainError, is_main_process, read_resume_config, train
 
     try:
         if args.resume:
@@ -162,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _report_saved(args: argparse.Namespace, config: TrainConfig, trainer: Trainer) -> None:
-    from ..core.train import state_path
+    from ..core.training import state_path
     if args.progress_json:
         print(json.dumps({"event": "saved", "path": str(config.out), "step": trainer.step,
                           "max_steps": trainer.max_steps, "cancelled": trainer.cancelled,

@@ -10,6 +10,13 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).encode("utf-8", "backslashreplace").decode("utf-8").split())
 
 
+def first_line(exc: BaseException, limit: int | None = None) -> str:
+    """The first line of an exception's message, cut at ``limit`` characters (its type name
+    when it has none)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0][:limit] if lines else type(exc).__name__
+
+
 class InputError(Exception):
     """Base of every error caused by a bad user input (file, folder, path, dataset)."""
 

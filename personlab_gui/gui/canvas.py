@@ -11,7 +11,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore
 
-from ..core.result import InferenceResult
+from ..core.decoding.result import InferenceResult
 from .layers import Layer
 from .layers.base import ProbeRows
 from .compositor import RasterCompositor

@@ -23,9 +23,9 @@ import numpy as np
 from pycocotools import mask as mask_utils
 from PySide6 import QtCore
 
-from ..core.boxes import Box, nonzero_box, slices, union
-from ..core.project import PersonRecord, Project
-from ..core.rle import box_rle
+from ..core.data.boxes import Box, nonzero_box, slices, union
+from ..core.project.store import PersonRecord, Project
+from ..core.data.rle import box_rle
 
 
 class Document(QtCore.QObject):

@@ -10,10 +10,10 @@ from collections.abc import Callable
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from ..core.assist import nearest_maximum, reassigned_masks
-from ..core.boxes import clip, nonzero_box, slices, union
-from ..core.project import PersonRecord
-from ..core.rle import box_rle
+from ..core.decoding.assist import nearest_maximum, reassigned_masks
+from ..core.data.boxes import clip, nonzero_box, slices, union
+from ..core.project.store import PersonRecord
+from ..core.data.rle import box_rle
 from ..core.skeleton import FLIP_PERMUTATION, KEYPOINT_NAMES
 from .actions import make_action
 from .commands import AddPerson, DeletePerson, EditPeople, PaintMask, edit_person

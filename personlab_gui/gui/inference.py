@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtCore
 
-from ..core.engine import Engine, FieldMaps, InferenceSettings
-from ..core.image_io import load_image
-from ..core.jit import prepare, ready
-from ..core.result import InferenceResult
+from ..core.inference.engine import Engine, FieldMaps, InferenceSettings
+from ..core.data.image_io import load_image
+from ..core.decoding.jit import prepare, ready
+from ..core.decoding.result import InferenceResult
 from .cache import LruCache
 from .workers import SerialExecutor, Task
 

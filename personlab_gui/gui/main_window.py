@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..core.engine import Engine, InferenceSettings
-from ..core.image_io import IMAGE_SUFFIXES
-from ..core.result import InferenceResult
+from ..core.inference.engine import Engine, InferenceSettings
+from ..core.data.image_io import IMAGE_SUFFIXES
+from ..core.decoding.result import InferenceResult
 from .canvas import ZOOM_STEP, Canvas
 from .editor import Editor
 from .inference import InferenceService

@@ -15,12 +15,12 @@ import dataclasses
 import json
 from collections.abc import Iterable
 
-from ..core.boxes import nonzero_box, slices
-from ..core.engine import InferenceSettings
-from ..core.project import PersonRecord
-from ..core.pseudo_labels import labelled_keypoints, select_labels
-from ..core.result import InferenceResult, Person
-from ..core.rle import box_rle
+from ..core.data.boxes import nonzero_box, slices
+from ..core.inference.engine import InferenceSettings
+from ..core.project.store import PersonRecord
+from ..core.data.pseudo_labels import labelled_keypoints, select_labels
+from ..core.decoding.result import InferenceResult, Person
+from ..core.data.rle import box_rle
 
 
 def prediction_records(result: InferenceResult, user_people: Iterable[PersonRecord] = ()) -> list[PersonRecord]:

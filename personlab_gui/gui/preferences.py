@@ -13,7 +13,7 @@ from typing import Any
 
 from PySide6 import QtCore
 
-from ..core.engine import InferenceSettings
+from ..core.inference.engine import InferenceSettings
 
 ORGANIZATION = "PersonLabStudio"
 APPLICATION = "PersonLab Studio"

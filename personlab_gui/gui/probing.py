@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..core.result import InferenceResult
+from ..core.decoding.result import InferenceResult
 from ..core.skeleton import DIRECTED_EDGES, KEYPOINT_NAMES, MASK_THRESHOLD
 
 #: Heatmap probability above which short- and mid-range offsets mean something.

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtCore
 
-from ..core.image_io import list_images
-from ..core.result import InferenceResult
+from ..core.data.image_io import list_images
+from ..core.decoding.result import InferenceResult
 
 
 class Session(QtCore.QObject):

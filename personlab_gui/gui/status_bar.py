@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from PySide6 import QtGui, QtWidgets
 
-from ..core.pseudo_labels import LABEL
-from ..core.result import InferenceResult
+from ..core.data.pseudo_labels import LABEL
+from ..core.decoding.result import InferenceResult
 
 
 class StatusBar(QtWidgets.QStatusBar):

@@ -9,7 +9,7 @@ import cv2
 import pytest
 from PySide6 import QtCore
 
-from personlab_gui.core.engine import InferenceSettings
+from personlab_gui.core.inference.engine import InferenceSettings
 from personlab_gui.gui.app import EXAMPLE_IMAGE
 from personlab_gui.gui.preferences import Preferences
 

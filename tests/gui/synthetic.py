@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from personlab_gui.core.preprocess import make_transform
-from personlab_gui.core.result import InferenceResult, Person, TraceEvent
+from personlab_gui.core.data.preprocess import make_transform
+from personlab_gui.core.decoding.result import InferenceResult, Person, TraceEvent
 from personlab_gui.core.skeleton import DIRECTED_EDGES, DISK_RADIUS, K
 
 IMAGE_HW = (160, 200)

@@ -20,8 +20,8 @@ import pyqtgraph as pg
 import pytest
 from PySide6 import QtCore, QtGui
 
-from personlab_gui.core.project import PersonRecord, Project
-from personlab_gui.core.rle import box_rle
+from personlab_gui.core.project.store import PersonRecord, Project
+from personlab_gui.core.data.rle import box_rle
 from personlab_gui.core.skeleton import K
 from personlab_gui.gui.app import EXAMPLE_IMAGE
 from personlab_gui.gui.commands import AddPerson

@@ -17,8 +17,8 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 from PySide6.QtTest import QTest
 
-from personlab_gui.core.engine import InferenceSettings
-from personlab_gui.core.project import PersonRecord, Project
+from personlab_gui.core.inference.engine import InferenceSettings
+from personlab_gui.core.project.store import PersonRecord, Project
 from personlab_gui.core.skeleton import K
 from personlab_gui.gui.app import EXAMPLE_IMAGE
 from personlab_gui.gui.commands import AddPerson, DeletePerson, MoveKeypoint
@@ -341,7 +341,7 @@ def test_export_reviewed_and_import_coco(qtbot, window, tmp_path):
 def test_undo_restores_a_box_the_geometry_does_not_give(qtbot, tmp_path):
     """An imported person's COCO box survives erasing its whole mask, or deleting its last
     keypoint, and the undo of that: undo then redo gives back exactly the same record."""
-    from personlab_gui.core.rle import box_rle
+    from personlab_gui.core.data.rle import box_rle
     from personlab_gui.gui.commands import PaintMask, edit_person
 
     doc, stack = Document(), QtGui.QUndoStack()

@@ -9,8 +9,8 @@ import pytest
 from PySide6 import QtGui
 
 from personlab_gui.cli import main
-from personlab_gui.core.engine import Engine, InferenceSettings
-from personlab_gui.core.image_io import load_image
+from personlab_gui.core.inference.engine import Engine, InferenceSettings
+from personlab_gui.core.data.image_io import load_image
 from personlab_gui.core.skeleton import PART_NAMES, SEGMENTATION_THRESHOLD
 from personlab_gui.gui.app import EXAMPLE_IMAGE
 from personlab_gui.gui.layers.parts import PART_COLORS, PartsLayer

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from personlab_gui.core.engine import InferenceSettings
+from personlab_gui.core.inference.engine import InferenceSettings
 from personlab_gui.core.skeleton import KEYPOINT_NAMES
 from personlab_gui.gui.layers.arrows import arrow_count
 from personlab_gui.gui.layers.people import confident

@@ -60,7 +60,7 @@ def cache_dir() -> Path:
 def calibration_paths() -> list[Path]:
     """The calibration images: ``$PERSONLAB_CALIBRATION_IMAGES`` (a folder), else the
     project's shared COCO dev training images and people photos, else the bundled example."""
-    from ..image_io import list_images
+    from ..data.image_io import list_images
     override = os.environ.get(CALIBRATION_ENV)
     if override:
         return list_images([override])[:CALIBRATION_IMAGES]
@@ -133,8 +133,8 @@ def _convert(prepared: nn.Module) -> nn.Module:
 
 
 def _calibration_inputs(paths: Sequence[Path], size: int, stride: int) -> list[torch.Tensor]:
-    from ..image_io import load_image
-    from ..preprocess import prepare_input
+    from ..data.image_io import load_image
+    from ..data.preprocess import prepare_input
     return [torch.from_numpy(prepare_input(load_image(p), size, stride)[0])[None] for p in paths]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...core.result import InferenceResult
+from ...core.decoding.result import InferenceResult
 from ...core.skeleton import MASK_THRESHOLD
 from ..probing import pixel_index
 from .base import ProbeRows

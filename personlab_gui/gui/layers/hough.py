@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-from ...core.result import InferenceResult
+from ...core.decoding.result import InferenceResult
 from ...core.skeleton import KEYPOINT_NAMES, NMS_RADIUS
 from .base import ProbeRows, keypoint_index
 from .scalar_map import KeypointMapLayer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...core.result import InferenceResult
+from ...core.decoding.result import InferenceResult
 from ..probing import pixel_index
 from .base import Layer, ProbeRows, image_pixel_transform
 from .image_item import FastImageItem

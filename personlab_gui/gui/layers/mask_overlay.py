@@ -19,7 +19,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ...core.boxes import Box, intersect, slices, union
+from ...core.data.boxes import Box, intersect, slices, union
 from ..document import Document
 from ..selection import Selection
 from .annotations import drawing_order

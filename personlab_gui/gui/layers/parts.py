@@ -14,7 +14,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ...core.result import InferenceResult
+from ...core.decoding.result import InferenceResult
 from ...core.skeleton import N_PARTS, PART_NAMES, SEGMENTATION_THRESHOLD
 from ..probing import pixel_index
 from .base import ProbeRows

@@ -15,8 +15,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtGui
 
-from ...core.pseudo_labels import LABEL
-from ...core.result import InferenceResult
+from ...core.data.pseudo_labels import LABEL
+from ...core.decoding.result import InferenceResult
 from ...core.skeleton import COCO_SKELETON, KEYPOINT_NAMES
 from .base import Layer, Option, ProbeRows
 from .extent import inside_image, on_image

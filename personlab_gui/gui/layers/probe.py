@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-from ...core.result import InferenceResult
+from ...core.decoding.result import InferenceResult
 from ..probing import embedding, grid_cell, pixel_vectors
 from .arrows import arrows_item, clear_arrows, set_arrows
 from .base import Layer

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...core.result import InferenceResult
+from ...core.decoding.result import InferenceResult
 from ...core.skeleton import KEYPOINT_NAMES
 from ..probing import grid_cell
 from .base import (COLORMAPS, KEYPOINT_CHOICES, Layer, Option, ProbeRows, grid_transform,

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-from ...core.preprocess import InputTransform
-from ...core.result import InferenceResult, TraceEvent
+from ...core.data.preprocess import InputTransform
+from ...core.decoding.result import InferenceResult, TraceEvent
 from ...core.skeleton import KEYPOINT_NAMES, NMS_RADIUS
 from .arrows import arrows_item, clear_arrows, set_arrows
 from .base import Layer

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...core.result import InferenceResult
+from ...core.decoding.result import InferenceResult
 from ...core.skeleton import DIRECTED_EDGES, K, KEYPOINT_NAMES, SEGMENTATION_THRESHOLD
 from ..probing import EDGE_NAMES, HEATMAP_THRESHOLD, grid_cell, to_image_vector, vector_text
 from .arrows import arrows_item, clear_arrows, set_arrows, thinning_step

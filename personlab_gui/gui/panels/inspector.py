@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from ...core.result import InferenceResult
+from ...core.decoding.result import InferenceResult
 from ...core.skeleton import KEYPOINT_NAMES
 from ..layers.base import ProbeRows
 from ..layers.palette import Numbers, decoded_label

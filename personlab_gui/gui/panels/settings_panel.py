@@ -12,7 +12,7 @@ import dataclasses
 
 from PySide6 import QtCore, QtWidgets
 
-from ...core.engine import DECODERS, MASK_ASSIGNMENTS, InferenceSettings, long_self_steps
+from ...core.inference.engine import DECODERS, MASK_ASSIGNMENTS, InferenceSettings, long_self_steps
 from ...core.model.checkpoint import DECODING_KEYS
 from ...core.model.zoo import zoo_names
 from ..widgets import compact

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
-from ...core.result import InferenceResult
+from ...core.decoding.result import InferenceResult
 from ..layers.palette import Numbers
 from ..layers.trace import describe
 

@@ -16,7 +16,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ...core.result import InferenceResult
+from ...core.decoding.result import InferenceResult
 from ..document import Document
 from ..layers.mask_overlay import MaskOverlay
 from ..selection import Selection

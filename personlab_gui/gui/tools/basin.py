@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...core.assist import basin_region
+from ...core.decoding.assist import basin_region
 from ..commands import PaintMask
 from .base import Tool
 

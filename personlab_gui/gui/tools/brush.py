@@ -14,7 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtWidgets
 
-from ...core.boxes import Box, around, slices, union
+from ...core.data.boxes import Box, around, slices, union
 from ..commands import PaintMask
 from .base import Tool
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ...core.boxes import Box, clip
+from ...core.data.boxes import Box, clip
 from ..commands import PaintMask
 from .base import Tool
 

@@ -10,7 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtGui, QtWidgets
 
-from ...core.boxes import around
+from ...core.data.boxes import around
 from ..commands import PaintMask
 from .base import Tool
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...core.coco_io import load_coco
+from ...core.data.coco_io import load_coco
 from ...core.errors import InputError
-from ...core.image_io import list_images, safe_join
-from ...core.project_split import (SetCounts, check_validation, coco_counts, export_project_split,
+from ...core.data.image_io import list_images, safe_join
+from ...core.project.split import (SetCounts, check_validation, coco_counts, export_project_split,
                                    project_validation, reviewed_coco, split_coco)
 from .spec import DataSource
 

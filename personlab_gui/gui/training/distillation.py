@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from PySide6 import QtCore, QtWidgets
 
-from ...core.distill import TeacherSpec
+from ...core.training.distill import TeacherSpec
 from ...core.skeleton import MODEL_HEADS
 from ..widgets import compact, guard_wheel
 from .spec import TrainingSpec

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
-from ...core.losses import LossWeights
+from ...core.training.losses import LossWeights
 from ...core.model.zoo import DEFAULT_MODEL
 from ...core.skeleton import ALL_HEADS
 from .datasets import DataRequest

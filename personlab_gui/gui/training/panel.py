@@ -19,7 +19,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from ...core.errors import InputError
 from ...core.model.zoo import zoo_dir
-from ...core.train import state_path
+from ...core.training import state_path
 from ..widgets import VerticalScroll
 from ..workers import SerialExecutor, Task
 from .curves import TrainingCurves

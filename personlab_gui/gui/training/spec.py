@@ -11,8 +11,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...core.distill import TeacherSpec
-from ...core.losses import LossWeights
+from ...core.training.distill import TeacherSpec
+from ...core.training.losses import LossWeights
 from ...core.model import CheckpointError, read_checkpoint_info, resolve_model
 from ...core.skeleton import ALL_HEADS
 

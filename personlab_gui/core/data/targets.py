@@ -15,7 +15,7 @@ import numpy as np
 
 from .coco_io import annotation_mask
 from .preprocess import InputTransform
-from .skeleton import DIRECTED_EDGES, DISK_RADIUS, K
+from ..skeleton import DIRECTED_EDGES, DISK_RADIUS, K
 
 
 class InputAnnotations(NamedTuple):

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from .jit import FIELDS, f32, kernel
-from .skeleton import DISK_RADIUS
+from ..skeleton import DISK_RADIUS
 
 MIN_VOTE = 0.01
 CANDIDATE_THRESHOLD = 0.03

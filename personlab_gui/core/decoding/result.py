@@ -15,8 +15,8 @@ from functools import cached_property
 import numpy as np
 
 from .fields import upsample
-from .preprocess import InputTransform
-from .pseudo_labels import DEFAULT_LABEL_THRESHOLD, judge
+from ..data.preprocess import InputTransform
+from ..data.pseudo_labels import DEFAULT_LABEL_THRESHOLD, judge
 from .refine import refine_mid
 from .trace import TraceEvent, trace_events
 

@@ -43,11 +43,11 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from .coco_io import PERSON_CATEGORY_ID, load_coco, mask_to_polygons, validate_coco, write_json_atomic
-from .errors import CocoFormatError, InputError
-from .image_io import safe_join
-from .project import ImageRecord, PersonRecord, Project, displayed_size
-from .skeleton import K, coco_person_category
+from ..data.coco_io import PERSON_CATEGORY_ID, load_coco, mask_to_polygons, validate_coco, write_json_atomic
+from ..errors import CocoFormatError, InputError
+from ..data.image_io import safe_join
+from .store import ImageRecord, PersonRecord, Project, displayed_size
+from ..skeleton import K, coco_person_category
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, fields, replace
 import torch
 import torch.nn.functional as F
 
-from .skeleton import DISK_RADIUS
+from ..skeleton import DISK_RADIUS
 
 
 @dataclass(frozen=True)

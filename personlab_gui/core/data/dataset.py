@@ -19,10 +19,10 @@ import torch
 from torch.utils.data import Dataset
 
 from .coco_io import load_coco
-from .errors import ImageLoadError, InputError
+from ..errors import ImageLoadError, InputError
 from .image_io import list_images, load_image, safe_join
 from .preprocess import prepare_input
-from .skeleton import FLIP_PERMUTATION
+from ..skeleton import FLIP_PERMUTATION
 from .targets import InputAnnotations, annotations_to_input, build_targets
 
 PERSON_CATEGORY = 1

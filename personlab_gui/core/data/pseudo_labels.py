@@ -38,7 +38,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .skeleton import COCO_SIGMAS
+from ..skeleton import COCO_SIGMAS
 
 #: A keypoint becomes a label (v = 2) when its expected-OKS score reaches this.
 MIN_KEYPOINT_SCORE = 0.5

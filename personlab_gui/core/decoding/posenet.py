@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .decode import TREE_WALKS, instance_scores, nms_blocker
+from .greedy import TREE_WALKS, instance_scores, nms_blocker
 from .jit import f32, kernel
 
 POSENET_NMS_RADIUS = 20.0

@@ -19,7 +19,7 @@ from numba import njit
 from .jit import f32, kernel
 from .refine import MID_REFINE_STEPS
 from .sampling import bilinear, bilinear_vector
-from .skeleton import DIRECTED_EDGES, DISK_RADIUS, KAPPAS, NMS_RADIUS, K
+from ..skeleton import DIRECTED_EDGES, DISK_RADIUS, KAPPAS, NMS_RADIUS, K
 from .trace import TRACE_EDGE, TRACE_NMS_REJECT, TRACE_SEED
 
 MAX_PEOPLE = 100

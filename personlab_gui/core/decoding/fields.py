@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 
 from .jit import FIELDS, f32, kernel
-from .preprocess import InputTransform
-from .skeleton import FLIP_PERMUTATION, PART_FLIP_PERMUTATION, flipped_directed_edges
+from ..data.preprocess import InputTransform
+from ..skeleton import FLIP_PERMUTATION, PART_FLIP_PERMUTATION, flipped_directed_edges
 
 #: Decoding-grid resolution in network-input pixels (output stride 16 -> 4x upsampling).
 FIELD_STRIDE = 4

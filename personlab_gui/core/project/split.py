@@ -18,10 +18,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .coco_io import write_json_atomic
-from .errors import InputError
-from .project import Project, database_errors
-from .project_coco import project_to_coco
+from ..data.coco_io import write_json_atomic
+from ..errors import InputError
+from .store import Project, database_errors
+from .coco import project_to_coco
 
 #: The fewest (non-crowd) people a validation set may have.
 MIN_VALIDATION_PEOPLE = 10

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .jit import MASKS, VIEWER, f32, kernel
-from .skeleton import DIRECTED_EDGES, K
+from ..skeleton import DIRECTED_EDGES, K
 
 MID_REFINE_STEPS = 2
 #: Long-range self-refinement steps of a model whose checkpoint names none (its

@@ -10,10 +10,10 @@ import dataclasses
 import cv2
 import numpy as np
 
-from .boxes import Box, nonzero_box, slices
+from ..data.boxes import Box, nonzero_box, slices
 from .result import InferenceResult, Person
 from .segment import add_masks
-from .skeleton import DISK_RADIUS, SEGMENTATION_THRESHOLD
+from ..skeleton import DISK_RADIUS, SEGMENTATION_THRESHOLD
 
 #: A keypoint snaps to Hough maxima within this many network-input pixels (the disk radius R).
 SNAP_RADIUS = DISK_RADIUS

@@ -34,10 +34,10 @@ import numpy as np
 from numba import njit
 
 from .jit import MASKS, f32, kernel
-from .preprocess import InputTransform
+from ..data.preprocess import InputTransform
 from .refine import LONG_SELF_REFINE_STEPS, refine_long
 from .result import InferenceResult
-from .skeleton import K, MASK_THRESHOLD, SEGMENTATION_THRESHOLD, TREE_EDGES
+from ..skeleton import K, MASK_THRESHOLD, SEGMENTATION_THRESHOLD, TREE_EDGES
 
 MASK_ASSIGNMENTS = ("embedding", "skeleton", "bodypix")
 FACE_KEYPOINTS = np.arange(5)      # nose, eyes, ears

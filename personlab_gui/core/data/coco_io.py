@@ -44,10 +44,10 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from .errors import CocoFormatError, InputError
+from ..errors import CocoFormatError, InputError
 from .image_io import MAX_PIXELS
 from .pseudo_labels import DEFAULT_LABEL_THRESHOLD, labelled_keypoints, select_labels
-from .skeleton import K, coco_person_category
+from ..skeleton import K, coco_person_category
 
 PERSON_CATEGORY_ID = 1
 TOP_LEVEL_KEYS = ("images", "annotations", "categories")

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from .engine import Engine, InferenceSettings
-from .errors import InputError
-from .image_io import load_image
-from .result import InferenceResult
+from ..errors import InputError
+from ..data.image_io import load_image
+from ..decoding.result import InferenceResult
 
 
 @dataclass

@@ -15,19 +15,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .decode import greedy_decode
-from .fields import FIELD_STRIDE, Variant, fuse_variants
-from .hough import CANDIDATE_THRESHOLD, hough_maps, local_maxima
-from .jit import FIELDS, MASKS, VIEWER, Progress, prepare
-from .model import load_checkpoint, resolve_model, select_device
-from .model.runner import BACKENDS, HALF_DTYPES, NetworkRunner
-from .model.checkpoint import DECODING_KEYS
-from .posenet_decode import posenet_decode
-from .preprocess import InputTransform, make_transform, prepare_input
-from .pseudo_labels import DEFAULT_LABEL_THRESHOLD
-from .refine import LONG_SELF_REFINE_STEPS
-from .result import InferenceResult, Person
-from .skeleton import MODEL_HEADS
+from ..decoding.greedy import greedy_decode
+from ..decoding.fields import FIELD_STRIDE, Variant, fuse_variants
+from ..decoding.hough import CANDIDATE_THRESHOLD, hough_maps, local_maxima
+from ..decoding.jit import FIELDS, MASKS, VIEWER, Progress, prepare
+from ..model import load_checkpoint, resolve_model, select_device
+from ..model.runner import BACKENDS, HALF_DTYPES, NetworkRunner
+from ..model.checkpoint import DECODING_KEYS
+from ..decoding.posenet import posenet_decode
+from ..data.preprocess import InputTransform, make_transform, prepare_input
+from ..data.pseudo_labels import DEFAULT_LABEL_THRESHOLD
+from ..decoding.refine import LONG_SELF_REFINE_STEPS
+from ..decoding.result import InferenceResult, Person
+from ..skeleton import MODEL_HEADS
 
 DECODERS = ("personlab", "posenet")
 #: Mask assignment rules of ``segment.add_masks`` (kept here so importing settings stays light).
@@ -113,8 +113,8 @@ class Engine:
     def _use_backend(self, backend: str) -> None:
         """Run the network with ``backend`` (``BACKENDS``; auto: int8 on a CPU that has the
         kernels, fp16 on CUDA, else float32); ``ValueError`` when it cannot."""
-        from .model.checkpoint import tensor_checksum
-        from .model.quantize import int8_engine, quantized_network
+        from ..model.checkpoint import tensor_checksum
+        from ..model.quantize import int8_engine, quantized_network
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
         if backend == "auto":
@@ -221,7 +221,7 @@ def decode_fields(maps: FieldMaps, settings: InferenceSettings, output_stride: i
         forward_ms=maps.forward_ms, device=device_name, label_threshold=settings.label_threshold,
         parts=f.get("parts"))
     if has_masks(maps.trained_heads):
-        from .segment import add_masks
+        from ..decoding.segment import add_masks
         add_masks(result, f["segmentation"], f["long"], assignment=settings.mask_assignment,
                   long_self_steps=long_self_steps(settings, maps.decoding))
     result.decode_ms = maps.fuse_ms + (time.perf_counter() - t0) * 1e3

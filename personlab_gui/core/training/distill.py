@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .model import load_checkpoint, resolve_model
-from .skeleton import DIRECTED_EDGES, K, MODEL_HEADS
+from ..model import load_checkpoint, resolve_model
+from ..skeleton import DIRECTED_EDGES, K, MODEL_HEADS
 
 _SOURCE_KEYPOINTS = torch.as_tensor(DIRECTED_EDGES[:, 0])
 

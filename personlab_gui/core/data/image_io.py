@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import ImageLoadError, InputError
+from ..errors import ImageLoadError, InputError, first_line
 
 #: Largest accepted image, in pixels (Pillow's own decompression-bomb error limit, ~179 MP).
 MAX_PIXELS = 178_956_970
@@ -56,13 +56,13 @@ def load_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndar
         except ImageLoadError:
             raise
         except Image.DecompressionBombError as exc:  # Pillow's own limit, met while opening
-            raise ImageLoadError(path, f"image too large ({_first_line(exc).split(',')[0]})") from None
+            raise ImageLoadError(path, f"image too large ({first_line(exc, 120).split(',')[0]})") from None
         except UnidentifiedImageError:
             raise ImageLoadError(path, "not an image, or an unsupported image format") from None
         except PermissionError:
             raise ImageLoadError(path, "permission denied") from None
         except Exception as exc:  # Pillow raises many exception types on damaged files
-            raise ImageLoadError(path, f"corrupt or truncated image ({_first_line(exc)})") from None
+            raise ImageLoadError(path, f"corrupt or truncated image ({first_line(exc, 120)})") from None
 
 
 #: errno -> the problem as the user reads it, for paths that cannot even be looked at.
@@ -97,11 +97,6 @@ def _check_size(path: Path, size: tuple[int, int], max_pixels: int) -> None:
     if width * height > max_pixels:
         raise ImageLoadError(path, f"image too large ({width} x {height}; the limit is "
                                    f"{max_pixels / 1e6:.0f} megapixels)")
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:120] if text else type(exc).__name__
 
 
 def _apply_orientation(im: Image.Image) -> Image.Image:

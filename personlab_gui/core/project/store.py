@@ -48,10 +48,10 @@ from pathlib import Path
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from .coco_io import points_bbox
-from .errors import ImageLoadError, InputError
-from .image_io import load_image, safe_join
-from .skeleton import K
+from ..data.coco_io import points_bbox
+from ..errors import ImageLoadError, InputError
+from ..data.image_io import load_image, safe_join
+from ..skeleton import K
 
 PROVENANCES = ("predicted", "accepted", "edited", "manual")
 

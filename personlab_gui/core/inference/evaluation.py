@@ -13,10 +13,10 @@ import numpy as np
 import torch
 
 from .batch import BatchItem, run_batch
-from .coco_io import detections_to_results, evaluate, load_coco, validate_coco
+from ..data.coco_io import detections_to_results, evaluate, load_coco, validate_coco
 from .engine import Engine, InferenceSettings
-from .image_io import safe_join
-from .skeleton import ALL_HEADS, POSE_HEADS
+from ..data.image_io import safe_join
+from ..skeleton import ALL_HEADS, POSE_HEADS
 
 
 @dataclass

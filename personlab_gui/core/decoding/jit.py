@@ -29,7 +29,7 @@ from numba.core.dispatcher import Dispatcher
 #: needs, and the extra maps the viewer shows.
 FIELDS, MASKS, VIEWER = "fields", "masks", "viewer"
 #: The modules that declare kernels (imported by ``kernels``).
-_MODULES = ("fields", "hough", "decode", "posenet_decode", "refine", "segment")
+_MODULES = ("fields", "hough", "greedy", "posenet", "refine", "segment")
 #: What the command line tells the user while kernels compile.
 PREPARING = "preparing the decoder (first run, once)"
 
