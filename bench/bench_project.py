@@ -23,7 +23,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from personlab_gui.core.data.coco_io import mask_to_rle  # noqa: E402
-from personlab_gui.core.project.store import PersonRecord, Project  # noqa: E402
+from personlab_gui.core.project import PersonRecord, Project  # noqa: E402
 from personlab_gui.core.skeleton import K  # noqa: E402
 
 IMAGE_HW = (480, 640)

@@ -35,7 +35,7 @@ from personlab_gui.cli import main
 from personlab_gui.core.data.coco_io import evaluate, load_coco, mask_to_rle
 from personlab_gui.core.data.dataset import CocoPersonDataset
 from personlab_gui.core.errors import CocoFormatError, InputError
-from personlab_gui.core.project.store import PersonRecord, Project, ProjectExistsError, database_errors
+from personlab_gui.core.project import PersonRecord, Project, ProjectExistsError, database_errors
 from personlab_gui.core.project.coco import check_self_consistent, export_coco, import_coco
 from personlab_gui.core.skeleton import K, coco_person_category
 
@@ -376,7 +376,7 @@ sys.exit(main(["project", "import", *sys.argv[1:]]))
 EDITOR = """
 import sys, time
 import numpy as np
-from personlab_gui.core.project.store import PersonRecord, Project
+from personlab_gui.core.project import PersonRecord, Project
 deadline = time.monotonic() + 60
 while True:
     try:

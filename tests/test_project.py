@@ -17,11 +17,12 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from personlab_gui.cli import main
-from personlab_gui.core.project import store as project_module
+from personlab_gui.core.project import database as project_database
 from personlab_gui.core.project import coco as project_coco
 from personlab_gui.core.data.coco_io import annotation_mask, mask_to_rle
 from personlab_gui.core.errors import CocoFormatError, InputError
-from personlab_gui.core.project.store import SCHEMA_VERSION, PersonRecord, Project
+from personlab_gui.core.project import PersonRecord, Project
+from personlab_gui.core.project.database import SCHEMA_VERSION
 from personlab_gui.core.project.coco import (DuplicateImportError, check_self_consistent, export_coco,
                                              import_coco)
 from personlab_gui.core.skeleton import K, coco_person_category
@@ -134,7 +135,7 @@ def _assert_same_people(original: dict, exported: dict) -> None:
 CHILD = """
 import sys
 import numpy as np
-from personlab_gui.core.project.store import PersonRecord, Project
+from personlab_gui.core.project import PersonRecord, Project
 
 project = Project.open(sys.argv[1])
 image = project.image_ids()[0]
@@ -267,12 +268,12 @@ def test_old_schema_is_migrated_and_a_failed_migration_changes_nothing(project, 
     project.add_images(["a.png"])
     project.close()
     failing = "ALTER TABLE images ADD COLUMN note TEXT; SELECT * FROM nowhere"
-    monkeypatch.setattr(project_module, "MIGRATIONS", (*project_module.MIGRATIONS, failing))
-    monkeypatch.setattr(project_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(project_database, "MIGRATIONS", (*project_database.MIGRATIONS, failing))
+    monkeypatch.setattr(project_database, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     with pytest.raises(InputError, match=f"cannot migrate schema {SCHEMA_VERSION} to {SCHEMA_VERSION + 1} "
                                          ".no such table: nowhere"):
         Project.open(project.path)
-    monkeypatch.setattr(project_module, "MIGRATIONS", (*project_module.MIGRATIONS[:-1],
+    monkeypatch.setattr(project_database, "MIGRATIONS", (*project_database.MIGRATIONS[:-1],
                                                        "ALTER TABLE images ADD COLUMN note TEXT"))
     with Project.open(project.path) as migrated:
         assert migrated._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1

@@ -12,7 +12,7 @@ import pytest
 
 from personlab_gui.cli import main
 from personlab_gui.core.data import pseudo_labels as pl
-from personlab_gui.core.project.store import PersonRecord, Project
+from personlab_gui.core.project import PersonRecord, Project
 from personlab_gui.core.decoding.result import Person
 from personlab_gui.core.skeleton import K
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..core.errors import InputError
 from ..core.outputs import check_output
-from ..core.project.store import Project, ProjectExistsError, database_errors
+from ..core.project import Project, ProjectExistsError, database_errors
 from ..core.project.coco import export_coco, import_coco
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from PySide6 import QtGui
 
 from ..core.data.boxes import Box
-from ..core.project.store import PersonRecord
+from ..core.project import PersonRecord
 from ..core.skeleton import KEYPOINT_NAMES
 from .document import Document
 

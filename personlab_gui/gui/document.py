@@ -24,7 +24,7 @@ from pycocotools import mask as mask_utils
 from PySide6 import QtCore
 
 from ..core.data.boxes import Box, nonzero_box, slices, union
-from ..core.project.store import PersonRecord, Project
+from ..core.project import PersonRecord, Project
 from ..core.data.rle import box_rle
 
 

@@ -12,7 +12,7 @@ from PySide6 import QtCore, QtWidgets
 
 from ..core.decoding.assist import nearest_maximum, reassigned_masks
 from ..core.data.boxes import clip, nonzero_box, slices, union
-from ..core.project.store import PersonRecord
+from ..core.project import PersonRecord
 from ..core.data.rle import box_rle
 from ..core.skeleton import FLIP_PERMUTATION, KEYPOINT_NAMES
 from .actions import make_action

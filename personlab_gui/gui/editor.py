@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..core.project.store import Project
+from ..core.project import Project
 from ..core.decoding.result import InferenceResult
 from ..core.skeleton import K
 from .actions import make_action

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from ..core.data.boxes import nonzero_box, slices
 from ..core.inference.engine import InferenceSettings
-from ..core.project.store import PersonRecord
+from ..core.project import PersonRecord
 from ..core.data.pseudo_labels import labelled_keypoints, select_labels
 from ..core.decoding.result import InferenceResult, Person
 from ..core.data.rle import box_rle

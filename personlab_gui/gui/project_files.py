@@ -16,7 +16,7 @@ from PySide6 import QtCore, QtWidgets
 
 from ..core.errors import InputError
 from ..core.data.image_io import list_images
-from ..core.project.store import Project, database_errors
+from ..core.project import Project, database_errors
 from ..core.project.coco import DuplicateImportError, export_coco, import_coco
 from .actions import make_action
 from .document import Document

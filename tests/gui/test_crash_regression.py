@@ -20,7 +20,7 @@ import pyqtgraph as pg
 import pytest
 from PySide6 import QtCore, QtGui
 
-from personlab_gui.core.project.store import PersonRecord, Project
+from personlab_gui.core.project import PersonRecord, Project
 from personlab_gui.core.data.rle import box_rle
 from personlab_gui.core.skeleton import K
 from personlab_gui.gui.app import EXAMPLE_IMAGE

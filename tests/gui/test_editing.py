@@ -18,7 +18,7 @@ from PySide6 import QtCore, QtGui
 from PySide6.QtTest import QTest
 
 from personlab_gui.core.inference.engine import InferenceSettings
-from personlab_gui.core.project.store import PersonRecord, Project
+from personlab_gui.core.project import PersonRecord, Project
 from personlab_gui.core.skeleton import K
 from personlab_gui.gui.app import EXAMPLE_IMAGE
 from personlab_gui.gui.commands import AddPerson, DeletePerson, MoveKeypoint

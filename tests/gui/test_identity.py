@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 from PySide6 import QtCore, QtGui
 
-from personlab_gui.core.project.store import PersonRecord, Project
+from personlab_gui.core.project import PersonRecord, Project
 from personlab_gui.core.decoding.result import Person, TraceEvent
 from personlab_gui.core.data.rle import box_rle
 from personlab_gui.core.skeleton import K

@@ -13,7 +13,7 @@ from PySide6 import QtCore
 
 from personlab_gui.core.errors import ImageLoadError
 from personlab_gui.core.data.image_io import load_image
-from personlab_gui.core.project.store import Project
+from personlab_gui.core.project import Project
 from personlab_gui.gui.layers.extent import clip_arrows, inside_image
 from personlab_gui.gui.panels.image_list import FAILED_COLOR
 

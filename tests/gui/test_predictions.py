@@ -11,7 +11,7 @@ import shutil
 import numpy as np
 from PySide6 import QtCore
 
-from personlab_gui.core.project.store import Project
+from personlab_gui.core.project import Project
 from personlab_gui.core.data.pseudo_labels import LABEL
 from personlab_gui.gui.layers.people import SHOW_CHOICES
 from personlab_gui.gui.predictions import settings_record

@@ -19,7 +19,7 @@ from personlab_gui.commands.train import configure
 from personlab_gui.core.errors import InputError
 from personlab_gui.core.model import load_checkpoint
 from personlab_gui.core.model.zoo import ZOO_ENV
-from personlab_gui.core.project.store import Project
+from personlab_gui.core.project import Project
 from personlab_gui.core.project.coco import import_coco
 from personlab_gui.core.training import state_path
 from personlab_gui.gui.training.run import FAILED, FINISHED, IDLE, STOPPED

@@ -44,10 +44,11 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from ..data.coco_io import PERSON_CATEGORY_ID, load_coco, mask_to_polygons, validate_coco, write_json_atomic
-from ..errors import CocoFormatError, InputError
 from ..data.image_io import safe_join
-from .store import ImageRecord, PersonRecord, Project, displayed_size
+from ..errors import CocoFormatError, InputError
 from ..skeleton import K, coco_person_category
+from .records import ImageRecord, PersonRecord
+from .store import Project, displayed_size
 
 
 @dataclass(frozen=True)

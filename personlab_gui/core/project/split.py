@@ -20,8 +20,9 @@ from pathlib import Path
 
 from ..data.coco_io import write_json_atomic
 from ..errors import InputError
-from .store import Project, database_errors
 from .coco import project_to_coco
+from .database import database_errors
+from .store import Project
 
 #: The fewest (non-crowd) people a validation set may have.
 MIN_VALIDATION_PEOPLE = 10

@@ -1,24 +1,6 @@
 """Annotation projects: one SQLite file (``.plab``) holding images, people and review state.
 
-Schema (its version is ``PRAGMA user_version``; ``MIGRATIONS[i]`` takes version i to i + 1):
-
-* ``meta(key, value)``: ``image_root`` (relative to the project file's folder when the
-  images lie below that folder or its parent, so the two move together; else absolute;
-  a migrated empty file gets ``.``), ``image_root_absolute`` (the same folder, absolute:
-  used when the relative one is gone, i.e. when only the project file moved) and
-  ``created`` (ISO time).
-* ``images``: ``path`` (POSIX, relative to the image root), ``width``, ``height``, the
-  file's ``size``, ``mtime_ns`` and ``sha1`` when added, ``review`` ('unreviewed' or
-  'reviewed') and ``position`` (browsing order).
-* ``people`` (ids never reused): ``keypoints`` as a blob of 17 x 3 little-endian float64 (x, y, v),
-  ``mask_rle`` as compressed COCO RLE JSON (or NULL), ``bbox_x/y/w/h``, ``iscrowd``,
-  ``score`` (or NULL), ``provenance`` (predicted, accepted, edited or manual) and the
-  ``model`` and ``settings`` (JSON) that produced the person.
-* ``coco_sources`` (version 2): the COCO annotation id each imported person came from,
-  so importing the same annotations into the same images again is noticed.
-* ``prediction_runs`` (version 3): one row per image that holds the model's people: the
-  ``model`` and ``settings`` (canonical JSON) of its predictions, or NULL once imported
-  people replaced them (``replace_predictions``, ``close_predictions``).
+The schema and its migrations are in ``database``; the records in ``records``.
 
 Durability: WAL journal with ``synchronous=FULL``. Every edit is its own transaction,
 committed before the method returns, so killing the process loses no finished edit;
@@ -41,151 +23,17 @@ import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-from pycocotools import mask as mask_utils
-
-from ..data.coco_io import points_bbox
-from ..errors import ImageLoadError, InputError
 from ..data.image_io import load_image, safe_join
-from ..skeleton import K
-
-PROVENANCES = ("predicted", "accepted", "edited", "manual")
-
-_V1 = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE images (
-    id INTEGER PRIMARY KEY,
-    path TEXT NOT NULL UNIQUE,
-    width INTEGER NOT NULL CHECK (width > 0),
-    height INTEGER NOT NULL CHECK (height > 0),
-    size INTEGER NOT NULL,
-    mtime_ns INTEGER NOT NULL,
-    sha1 TEXT NOT NULL,
-    review TEXT NOT NULL DEFAULT 'unreviewed' CHECK (review IN ('unreviewed', 'reviewed')),
-    position INTEGER NOT NULL UNIQUE CHECK (position >= 1)
-);
-CREATE INDEX images_review_position ON images (review, position);
-CREATE TABLE people (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    image_id INTEGER NOT NULL REFERENCES images (id) ON DELETE CASCADE,
-    keypoints BLOB NOT NULL CHECK (length(keypoints) = 408),
-    mask_rle TEXT,
-    bbox_x REAL NOT NULL, bbox_y REAL NOT NULL, bbox_w REAL NOT NULL, bbox_h REAL NOT NULL,
-    iscrowd INTEGER NOT NULL CHECK (iscrowd IN (0, 1)),
-    score REAL,
-    provenance TEXT NOT NULL CHECK (provenance IN ('predicted', 'accepted', 'edited', 'manual')),
-    model TEXT,
-    settings TEXT
-);
-CREATE INDEX people_image ON people (image_id);
-CREATE INDEX people_provenance_score ON people (provenance, score);
-INSERT INTO meta VALUES ('image_root', '.');
-"""
-
-_V2 = """
-CREATE TABLE coco_sources (
-    person_id INTEGER PRIMARY KEY REFERENCES people (id) ON DELETE CASCADE,
-    annotation_id INTEGER NOT NULL
-);
-"""
-
-_V3 = """
-CREATE TABLE prediction_runs (
-    image_id INTEGER PRIMARY KEY REFERENCES images (id) ON DELETE CASCADE,
-    model TEXT,
-    settings TEXT
-);
-"""
-
-#: SQL scripts; script i migrates schema version i to i + 1 (version 0: an empty file).
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
-SCHEMA_VERSION = len(MIGRATIONS)
+from ..errors import ImageLoadError, InputError
+from .database import (ProjectExistsError, database_errors, migrate, publish, read_only_connection,
+                       remove_database, writable_connection)
+from .records import PERSON_COLUMNS, PROVENANCES, ImageRecord, PersonRecord, person_from_row, person_values
 
 _IMAGE_COLUMNS = "id, path, width, height, size, mtime_ns, sha1, review, position"
-_PERSON_COLUMNS = ("keypoints", "mask_rle", "bbox_x", "bbox_y", "bbox_w", "bbox_h",
-                   "iscrowd", "score", "provenance", "model", "settings")
 
-
-@dataclass(frozen=True)
-class ImageRecord:
-    """One project image; ``path`` is relative to the image root."""
-
-    id: int
-    path: str
-    width: int
-    height: int
-    size: int
-    mtime_ns: int
-    sha1: str
-    reviewed: bool
-    position: int
-
-
-@dataclass(eq=False)
-class PersonRecord:
-    """One annotated person, in image pixels. ``bbox`` (x, y, w, h) defaults to
-    ``geometry_bbox()``; RLE counts given as bytes or uncompressed lists are compressed."""
-
-    keypoints: np.ndarray                    # (17, 3) float64: x, y, v in {0, 1, 2}
-    mask_rle: dict | None = None             # {"size": [h, w], "counts": str}
-    bbox: tuple[float, float, float, float] | None = None
-    iscrowd: int = 0
-    score: float | None = None
-    provenance: str = "manual"
-    model: str | None = None
-    settings: dict | None = None
-
-    def __post_init__(self) -> None:
-        self.keypoints = np.array(self.keypoints, dtype=np.float64)
-        if (self.keypoints.shape != (K, 3) or not np.isfinite(self.keypoints).all()
-                or not np.isin(self.keypoints[:, 2], (0, 1, 2)).all()):
-            raise ValueError(f"keypoints must be ({K}, 3) finite numbers with visibility 0, 1 or 2")
-        if self.provenance not in PROVENANCES:
-            raise ValueError(f"provenance must be one of {PROVENANCES}, got {self.provenance!r}")
-        if self.iscrowd not in (0, 1):
-            raise ValueError(f"iscrowd must be 0 or 1, got {self.iscrowd!r}")
-        self.iscrowd = int(self.iscrowd)
-        self.score = None if self.score is None else float(self.score)
-        self.mask_rle = None if self.mask_rle is None else _compressed_rle(self.mask_rle)
-        box = self.geometry_bbox() if self.bbox is None else self.bbox
-        self.bbox = tuple(float(v) for v in (box or (0.0, 0.0, 0.0, 0.0)))
-        if len(self.bbox) != 4:
-            raise ValueError("bbox must be (x, y, w, h)")
-
-    def mask(self) -> np.ndarray | None:
-        """The (H, W) bool mask, or None."""
-        return None if self.mask_rle is None else mask_utils.decode(self.mask_rle).astype(bool)
-
-    def mask_area(self) -> int:
-        """Mask pixels (0 without a mask)."""
-        return 0 if self.mask_rle is None else int(mask_utils.area(self.mask_rle))
-
-    def geometry_bbox(self) -> tuple[float, float, float, float] | None:
-        """(x, y, w, h) around the mask's pixels, else around the labelled (v > 0) keypoints
-        (zero-sized for one keypoint); None without either."""
-        if self.mask_area():
-            return tuple(float(v) for v in mask_utils.toBbox(self.mask_rle))
-        labelled = self.keypoints[self.keypoints[:, 2] > 0, :2]
-        if not len(labelled):
-            return None
-        return tuple(points_bbox(labelled))
-
-
-def _compressed_rle(rle: dict) -> dict:
-    counts = rle["counts"]
-    if isinstance(counts, list):
-        counts = mask_utils.frPyObjects(rle, *rle["size"])["counts"]
-    if isinstance(counts, bytes):
-        counts = counts.decode("ascii")
-    return {"size": [int(s) for s in rle["size"]], "counts": counts}
-
-
-class ProjectExistsError(InputError):
-    """A new project's path is taken (perhaps by another process, while it was built)."""
 
 
 class Project:
@@ -234,9 +82,9 @@ class Project:
                 yield project
             finally:
                 project.close()
-            _publish(building, path)
+            publish(building, path)
         finally:
-            _remove_database(building)
+            remove_database(building)
 
     @classmethod
     def open(cls, path: str | os.PathLike, read_only: bool = False) -> Project:
@@ -255,8 +103,8 @@ class Project:
         conn = None
         try:
             with database_errors(path):
-                conn = _read_only_connection(path) if read_only else _writable_connection(path)
-                _migrate(conn, path, read_only)
+                conn = read_only_connection(path) if read_only else writable_connection(path)
+                migrate(conn, path, read_only)
                 return cls(path, conn)
         except BaseException:
             if conn is not None:
@@ -439,16 +287,16 @@ class Project:
 
     def people(self, image_id: int) -> dict[int, PersonRecord]:
         """Person id -> record for one image, in id order."""
-        rows = self._conn.execute(f"SELECT id, {', '.join(_PERSON_COLUMNS)} FROM people "
+        rows = self._conn.execute(f"SELECT id, {', '.join(PERSON_COLUMNS)} FROM people "
                                   "WHERE image_id = ? ORDER BY id", (image_id,))
-        return {row[0]: _person_from_row(row[1:]) for row in rows}
+        return {row[0]: person_from_row(row[1:]) for row in rows}
 
     def person(self, person_id: int) -> PersonRecord:
-        row = self._conn.execute(f"SELECT {', '.join(_PERSON_COLUMNS)} FROM people WHERE id = ?",
+        row = self._conn.execute(f"SELECT {', '.join(PERSON_COLUMNS)} FROM people WHERE id = ?",
                                  (person_id,)).fetchone()
         if row is None:
             raise KeyError(f"no person {person_id}")
-        return _person_from_row(row)
+        return person_from_row(row)
 
     def add_person(self, image_id: int, person: PersonRecord) -> int:
         with self.transaction():
@@ -456,9 +304,9 @@ class Project:
             return self._insert_person(image_id, person)
 
     def _insert_person(self, image_id: int, person: PersonRecord) -> int:
-        marks = ", ".join("?" * (len(_PERSON_COLUMNS) + 1))
-        return self._conn.execute(f"INSERT INTO people (image_id, {', '.join(_PERSON_COLUMNS)}) "
-                                  f"VALUES ({marks})", (image_id, *_person_values(person))).lastrowid
+        marks = ", ".join("?" * (len(PERSON_COLUMNS) + 1))
+        return self._conn.execute(f"INSERT INTO people (image_id, {', '.join(PERSON_COLUMNS)}) "
+                                  f"VALUES ({marks})", (image_id, *person_values(person))).lastrowid
 
     def record_coco_source(self, person_id: int, annotation_id: int) -> None:
         """Note the COCO annotation id a person was imported from."""
@@ -477,9 +325,9 @@ class Project:
         """Change some ``PersonRecord`` fields of a person (validated like a new record)."""
         with self.transaction():
             person = dataclasses.replace(self.person(person_id), **fields)
-            assignments = ", ".join(f"{column} = ?" for column in _PERSON_COLUMNS)
+            assignments = ", ".join(f"{column} = ?" for column in PERSON_COLUMNS)
             self._conn.execute(f"UPDATE people SET {assignments} WHERE id = ?",
-                               (*_person_values(person), person_id))
+                               (*person_values(person), person_id))
 
     def delete_person(self, person_id: int) -> None:
         with self.transaction():
@@ -539,97 +387,6 @@ class Project:
         return {provenance: counts.get(provenance, 0) for provenance in PROVENANCES}
 
 
-# ---------------------------------------------------------------------- helpers
-
-def _writable_connection(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, timeout=10.0)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = FULL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    return conn
-
-
-def _read_only_connection(path: Path) -> sqlite3.Connection:
-    """A connection that never writes; in a read-only folder, where SQLite cannot create
-    the WAL index, the file is read as immutable."""
-    uri = Path(os.path.abspath(path)).as_uri()
-    try:
-        return _readable(sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, timeout=10.0))
-    except sqlite3.OperationalError:
-        return _readable(sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None))
-
-
-def _readable(conn: sqlite3.Connection) -> sqlite3.Connection:
-    """``conn`` once a first read works (else closed, and the error raised)."""
-    try:
-        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _migrate(conn: sqlite3.Connection, path: Path, read_only: bool) -> None:
-    (version,) = conn.execute("PRAGMA user_version").fetchone()
-    if version > SCHEMA_VERSION:
-        raise InputError(path, f"made by a newer PersonLab Studio (schema {version}; "
-                               f"this one reads up to {SCHEMA_VERSION})")
-    if version == 0 and conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
-        raise InputError(path, "not a PersonLab project file (an SQLite database with other tables)")
-    if read_only:
-        if version == 0:
-            raise InputError(path, "not a PersonLab project file (an empty file)")
-        return
-    for target in range(version + 1, SCHEMA_VERSION + 1):
-        try:
-            conn.executescript(f"BEGIN IMMEDIATE; {MIGRATIONS[target - 1]}; "
-                               f"PRAGMA user_version = {target}; COMMIT;")
-        except sqlite3.DatabaseError as exc:
-            conn.rollback()
-            raise InputError(path, f"cannot migrate schema {target - 1} to {target} ({exc})") from None
-
-
-@contextmanager
-def database_errors(path: str | os.PathLike) -> Iterator[None]:
-    """Turn SQLite's errors inside (locked, read-only, damaged, integer overflow) into
-    one-line ``InputError``s naming ``path``."""
-    try:
-        yield
-    except sqlite3.Error as exc:
-        raise InputError(path, _database_problem(exc)) from None
-    except OverflowError:  # sqlite3 refuses Python ints over 64 bits this way
-        raise InputError(path, "a number too large for the project file (over 64 bits)") from None
-
-
-def _database_problem(exc: sqlite3.Error) -> str:
-    text = str(exc)
-    if "locked" in text or "busy" in text:
-        return f"locked by another program, try again when it is done ({text})"
-    if "readonly" in text or "read-only" in text:
-        return f"read-only: cannot change it ({text})"
-    if "malformed" in text or "disk image" in text:
-        return f"damaged project file ({text}); restore a backup"
-    return f"not a PersonLab project file ({text})"
-
-
-def _publish(building: Path, path: Path) -> None:
-    """Give the finished hidden project file its name, never replacing a file there."""
-    try:
-        os.link(building, path)
-    except FileExistsError:
-        raise ProjectExistsError(path, "was created by another process meanwhile") from None
-    except OSError:  # a file system without hard links
-        if os.path.lexists(path):
-            raise ProjectExistsError(path, "was created by another process meanwhile") from None
-        os.rename(building, path)
-
-
-def _remove_database(path: Path) -> None:
-    """Remove a database file this process created, with its journal files."""
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-
-
 def _image_root(path: Path, meta: dict[str, str]) -> Path:
     """The image folder from the meta table: the stored root (relative to the project
     file's folder, or absolute), else the absolute copy when only the relative one is gone."""
@@ -646,20 +403,6 @@ def _image_root(path: Path, meta: dict[str, str]) -> Path:
 def _canonical(settings: dict) -> str:
     """Settings as the one JSON text that ``prediction_runs`` compares."""
     return json.dumps(settings, sort_keys=True, separators=(",", ":"))
-
-
-def _person_values(person: PersonRecord) -> tuple:
-    return (person.keypoints.astype("<f8").tobytes(),
-            None if person.mask_rle is None else json.dumps(person.mask_rle, separators=(",", ":")),
-            *person.bbox, person.iscrowd, person.score, person.provenance, person.model,
-            None if person.settings is None else json.dumps(person.settings, separators=(",", ":")))
-
-
-def _person_from_row(row: Sequence) -> PersonRecord:
-    keypoints, mask_rle, x, y, w, h, iscrowd, score, provenance, model, settings = row
-    return PersonRecord(np.frombuffer(keypoints, dtype="<f8").reshape(K, 3),
-                        None if mask_rle is None else json.loads(mask_rle), (x, y, w, h), iscrowd,
-                        score, provenance, model, None if settings is None else json.loads(settings))
 
 
 def _sha1(file: Path) -> str:

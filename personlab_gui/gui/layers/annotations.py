@@ -15,7 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
-from ...core.project.store import PersonRecord
+from ...core.project import PersonRecord
 from ...core.skeleton import COCO_SKELETON
 from ..document import Document
 from ..selection import Selection

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...core.project.store import PersonRecord
+from ...core.project import PersonRecord
 from ...core.skeleton import K, KEYPOINT_NAMES
 from ..commands import AddPerson, edit_person
 from .base import Tool
