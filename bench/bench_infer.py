@@ -4,7 +4,7 @@ time as before pipelining and through the pipelined ``run_batch``, on CPU.
     python bench/bench_infer.py [--backend float|int8] [--rounds 2]
 
 Sequential: load, network, decode, one image after the other (the loop ``infer`` had).
-Pipelined: ``core.batch.run_batch`` (threads read images ahead and decode the previous
+Pipelined: ``core.inference.batch.run_batch`` (threads read images ahead and decode the previous
 image while the network runs). Rounds alternate sequential and pipelined so a shared CPU's
 load falls on both; images/s is the median over rounds. Prints the load average before and
 after; the last line is one JSON object.

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from personlab_gui.core.data.coco_io import mask_to_rle  # noqa: E402
+from personlab_gui.core.data.coco_write import mask_to_rle  # noqa: E402
 from personlab_gui.core.project import PersonRecord, Project  # noqa: E402
 from personlab_gui.core.skeleton import K  # noqa: E402
 

@@ -3,7 +3,7 @@
     python bench/bench_train.py
 
 Fine-tunes the default model on ``shared/data/coco_dev/train`` (41 images) through the real
-training loop (``core.train.Trainer``: data loading, augmentation, targets, forward,
+training loop (``core.training.Trainer``: data loading, augmentation, targets, forward,
 backward, optimizer), at the tab's default input size, batch size and data workers,
 training the heads only and the whole network, in interleaved rounds (the CPU may be
 shared: interleaving spreads other processes' load over both). A step's time is the wall

@@ -29,8 +29,9 @@ from pycocotools.cocoeval import COCOeval
 
 from personlab_gui.core.data import pseudo_labels
 from personlab_gui.core.inference.batch import run_batch
-from personlab_gui.core.data.coco_io import (PERSON_CATEGORY_ID, _coco_api, _ground_truth_for,
-                                        detections_to_results, load_coco)
+from personlab_gui.core.data.coco_eval import _coco_api, _ground_truth_for
+from personlab_gui.core.data.coco_read import PERSON_CATEGORY_ID, load_coco
+from personlab_gui.core.data.coco_write import detections_to_results
 from personlab_gui.core.inference.engine import DEFAULT_SIZE, Engine, InferenceSettings
 from personlab_gui.core.data.image_io import safe_join
 from personlab_gui.core.decoding.result import Person

@@ -5,7 +5,7 @@
 COCO mask AP ranks a split's masks by score; a mask inherits its person's keypoint
 instance score s. For every decoded person with a mask this caches, once per model and
 split (``--cache``), s, the mask and two mask statistics (bilinear at every mask pixel,
-exactly as ``core.segment`` samples the grid): the mean segmentation probability p_S, and
+exactly as ``core.decoding.segment`` samples the grid): the mean segmentation probability p_S, and
 the share of pixels whose embedding distance D to the person is at most a fraction f of the
 mask threshold t. Every rule in ``RULES`` is then scored from the cache (segm AP; keypoint
 results never depend on it). The rule is chosen on ``coco_dev/train`` (mean over the
@@ -48,7 +48,8 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from personlab_gui.core.inference.batch import run_batch
-from personlab_gui.core.data.coco_io import PERSON_CATEGORY_ID, evaluate, load_coco
+from personlab_gui.core.data.coco_eval import evaluate
+from personlab_gui.core.data.coco_read import PERSON_CATEGORY_ID, load_coco
 from personlab_gui.core.inference.engine import DEFAULT_SIZE, Engine, InferenceSettings
 from personlab_gui.core.data.image_io import safe_join
 from personlab_gui.core.decoding.result import InferenceResult
@@ -78,7 +79,7 @@ RULES: dict[str, Callable[[Stats], float]] = {
 
 def mask_statistics(result: InferenceResult, fractions: tuple[float, ...]) -> list[tuple[float, list[float]]]:
     """Per decoded person with a non-empty mask: the mean p_S over the mask and, per fraction
-    f, the share of its pixels with D <= f t (bilinear at image pixels, as ``core.segment``
+    f, the share of its pixels with D <= f t (bilinear at image pixels, as ``core.decoding.segment``
     reads the grid; D recomputed from ``result.long_refined`` the same way)."""
     if not result.people:
         return []

@@ -33,7 +33,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import convert_bodypix as cb  # noqa: E402
 
-from personlab_gui.core.data.coco_io import annotation_mask, load_coco  # noqa: E402
+from personlab_gui.core.data.coco_read import load_coco
+from personlab_gui.core.data.coco_write import annotation_mask  # noqa: E402
 from personlab_gui.core.data.image_io import load_image  # noqa: E402
 from personlab_gui.core.data.preprocess import prepare_input  # noqa: E402
 from personlab_gui.core.skeleton import (  # noqa: E402

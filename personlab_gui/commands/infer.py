@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.inference.batch import BatchItem, ProgressLine, run_batch
-from ..core.data.coco_io import detections_to_dataset, detections_to_results, write_json_atomic
+from ..core.data.coco_write import detections_to_dataset, detections_to_results, write_json_atomic
 from ..core.errors import InputError, first_line
 from ..core.data.image_io import list_images, printable
 from ..core.interrupts import Terminated, deferred_interrupts

@@ -3,7 +3,7 @@
 Views listen to the signals and never change data; commands (``gui.commands``) call the
 mutators, each of which writes through to the project before it returns, so a crash
 loses no finished edit. Masks are decoded once per image and kept with a box known to
-hold all their pixels, so a brush stroke re-encodes only that box (``core.rle``).
+hold all their pixels, so a brush stroke re-encodes only that box (``core.data.rle``).
 
 Person ids are the project's, which never reuses one: a person that undo brings back
 gets a new id, and ``resolve`` maps every id it had before to the current one; ``number``

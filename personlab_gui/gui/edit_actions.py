@@ -15,7 +15,7 @@ from ..core.data.boxes import clip, nonzero_box, slices, union
 from ..core.project import PersonRecord
 from ..core.data.rle import box_rle
 from ..core.skeleton import FLIP_PERMUTATION, KEYPOINT_NAMES
-from .actions import make_action
+from .actions import ActionRegistry, make_action
 from .commands import AddPerson, DeletePerson, EditPeople, PaintMask, edit_person
 from .tools.base import ToolContext
 
@@ -27,12 +27,12 @@ VISIBILITY_NAMES = ("not labelled", "occluded", "visible")
 class EditActions(QtCore.QObject):
     """The actions, and what each does to the document (through commands)."""
 
-    def __init__(self, ctx: ToolContext, window: QtWidgets.QMainWindow,
+    def __init__(self, ctx: ToolContext, actions: ActionRegistry,
                  place_keypoint: Callable[[int], None], assignment: Callable[[], str]) -> None:
-        super().__init__(window)
-        self.ctx, self.window = ctx, window
+        super().__init__(actions.widget)
+        self.ctx, self._menu_parent = ctx, actions.widget
         self._place_keypoint, self._assignment = place_keypoint, assignment
-        add = lambda *args: make_action(window, *args)  # noqa: E731
+        add = lambda *args: make_action(actions, *args)  # noqa: E731
         self.actions = {
             "accept": add("accept", "&Accept person", "A", self.accept),
             "accept_all": add("accept_all", "Accept all &people of the image", "Shift+A", self.accept_all),
@@ -183,7 +183,7 @@ class EditActions(QtCore.QObject):
         person = self.ctx.selection.person
         if person is None:
             return None
-        menu = QtWidgets.QMenu(self.window)
+        menu = QtWidgets.QMenu(self._menu_parent)
         menu.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
         a = self.actions
         if self.ctx.selection.keypoint is not None:

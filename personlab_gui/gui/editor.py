@@ -10,8 +10,8 @@ result arriving for a project image stores its people as predictions (``predicti
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -19,25 +19,23 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from ..core.project import Project
 from ..core.decoding.result import InferenceResult
 from ..core.skeleton import K
-from .actions import make_action
+from .actions import ActionRegistry, make_action
+from .canvas import Canvas
 from .document import Document
 from .edit_actions import EditActions
 from .layers.annotations import AnnotationView
 from .layers.mask_overlay import MaskOverlay
 from .panels.editing_panel import EditingPanel
 from .predictions import prediction_records, settings_record
+from .inference import InferenceService
 from .project_files import ProjectFiles
-from .review import ReviewMarks, ReviewQueue
+from .review import ReviewQueue
 from .selection import Selection
+from .session import Session
 from .tools import ToolContext, ToolSurface, make_tools
 from .tools.brush_settings import BrushSettings
 from .tools.keypoints import KeypointTool
 
-if TYPE_CHECKING:
-    from .main_window import MainWindow
-
-#: Viewer layers hidden while a project is open (the document draws the people instead).
-RESULT_PEOPLE_LAYERS = ("people", "masks")
 #: A decoded person carries the number of a project person sharing at least this many of
 #: its keypoint positions (a stored prediction, maybe edited since).
 SAME_PERSON_KEYPOINTS = K // 2 + 1
@@ -47,11 +45,18 @@ UNDO_KEYS, REDO_KEYS = "Ctrl+Z", "Ctrl+Shift+Z"
 
 
 class Editor(QtCore.QObject):
-    """Owns the editing model, views, tools and actions of one main window."""
+    """Owns the editing model, views, tools and actions; the window places its widgets
+    (``panel``, ``history``) and actions in docks and menus."""
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window, self.session = window, window.session
+    projectOpened = QtCore.Signal()
+    numbersChanged = QtCore.Signal(object)    # decoded index -> project number, or None
+    labelledChanged = QtCore.Signal(object)   # labelled people on the image, or None
+
+    def __init__(self, session: Session, canvas: Canvas, service: InferenceService, actions: ActionRegistry,
+                 last_folder: Callable[[], str], message: Callable[[str], None]) -> None:
+        super().__init__(actions.widget)
+        self.session, self.canvas, self.service, self.actions = session, canvas, service, actions
+        self.message = message
         self.doc = Document(self)
         self.stack = QtGui.QUndoStack(self)
         self.selection = Selection(self.doc, self)
@@ -59,84 +64,45 @@ class Editor(QtCore.QObject):
         self.overlay = MaskOverlay(self.doc, self.selection, self)
         self.annotations = AnnotationView(self.doc, self.selection, self)
         self.surface = ToolSurface()
-        view = window.canvas.view
         for item in (self.overlay.texture, *self.annotations.items, self.surface):
-            view.addItem(item, ignoreBounds=True)
-        self.ctx = ToolContext(self.doc, self.stack, self.selection, self.overlay, self.brush, view,
-                               self.result, window.canvas.pixel_size, self.message, self._context_menu,
+            canvas.view.addItem(item, ignoreBounds=True)
+        self.ctx = ToolContext(self.doc, self.stack, self.selection, self.overlay, self.brush, canvas.view,
+                               self.result, canvas.pixel_size, message, self._context_menu,
                                self.annotations.skeletons.label_at)
         self.tools = make_tools(self.ctx)
         self.tool = self.tools[KeypointTool.key]
-        self.edits = EditActions(self.ctx, window, self.place_keypoint,
-                                 lambda: window.service.settings.mask_assignment)
-        self.review = ReviewQueue(self.doc, self.stack, window, self.go_to_image, self.show_person, self.message)
-        self.files = ProjectFiles(window, self.doc, window.prefs.last_folder, self.message)
+        self.edits = EditActions(self.ctx, actions, self.place_keypoint, lambda: service.settings.mask_assignment)
+        self.review = ReviewQueue(self.doc, self.stack, actions, self.go_to_image, self.show_person, message)
+        self.files = ProjectFiles(actions, self.doc, last_folder, message)
         self._image_ids: dict[str, int] = {}
         self._named: tuple = (None, None)   # the result and numbers the panels show
         self._make_actions()
-        self._make_docks()
-        self._make_menus()
+        self.panel = EditingPanel(self.tool_actions.actions(), self.brush)
+        self.history = QtWidgets.QUndoView(self.stack)
+        self.history.setEmptyLabel("(no edits yet)")
         self._connect()
         self.set_tool(KeypointTool.key)
 
     # -- construction --------------------------------------------------------------------
     def _make_actions(self) -> None:
-        w = self.window
+        a = self.actions
         self.tool_actions = QtGui.QActionGroup(self)
         for key, tool in self.tools.items():
-            action = make_action(w, f"tool_{key}", tool.name, tool.shortcut, lambda k=key: self.set_tool(k),
+            action = make_action(a, f"tool_{key}", tool.name, tool.shortcut, lambda k=key: self.set_tool(k),
                                  f"Tool: {tool.name}")
             action.setCheckable(True)
             self.tool_actions.addAction(action)
-        make_action(w, "tool_finish", "&Finish (close polygon, end person)", ["Return", "Enter"],
+        make_action(a, "tool_finish", "&Finish (close polygon, end person)", ["Return", "Enter"],
                     lambda: self.tool.finish())
-        make_action(w, "tool_back", "Step &back (last corner, skip keypoint)", "Backspace", lambda: self.tool.back())
-        make_action(w, "brush_smaller", "&Smaller brush", "[", self.brush.shrink)
-        make_action(w, "brush_larger", "&Larger brush", "]", self.brush.grow)
+        make_action(a, "tool_back", "Step &back (last corner, skip keypoint)", "Backspace", lambda: self.tool.back())
+        make_action(a, "brush_smaller", "&Smaller brush", "[", self.brush.shrink)
+        make_action(a, "brush_larger", "&Larger brush", "]", self.brush.grow)
         for name, make, keys in (("undo", self.stack.createUndoAction, UNDO_KEYS),
                                  ("redo", self.stack.createRedoAction, REDO_KEYS)):
-            action = make(w, f"&{name.capitalize()}")
+            action = make(a.widget, f"&{name.capitalize()}")
             action.setShortcut(QtGui.QKeySequence(keys))
-            w.addAction(action)
-            w.actions_by_name[name] = action
-
-    def _make_docks(self) -> None:
-        w = self.window
-        self.panel = EditingPanel(self.tool_actions.actions(), self.brush)
-        self.history = QtWidgets.QUndoView(self.stack)
-        self.history.setEmptyLabel("(no edits yet)")
-        for name, widget, beside in (("Editing", self.panel, "Settings"), ("History", self.history, "Inspector")):
-            dock = QtWidgets.QDockWidget(name, w)
-            dock.setObjectName(f"dock_{name}")
-            dock.setWidget(widget)
-            w.addDockWidget(w.dockWidgetArea(w.docks[beside]), dock)
-            w.tabifyDockWidget(w.docks[beside], dock)
-            w.docks[name] = dock
-        self.marks = ReviewMarks(self.doc, self.session, w.image_list, self._image_ids.get, w.docks["Images"])
-
-    def _make_menus(self) -> None:
-        a, bar = self.window.actions_by_name, self.window.menuBar()
-        file, go, view = (self._menu(title) for title in ("&File", "&Go", "&View"))
-        quit_action = a["quit"]
-        file.insertActions(quit_action, [a[n] for n in ("new_project", "open_project", "relocate_images",
-                                                        "import_coco", "export_coco", "close_project")])
-        file.insertSeparator(quit_action)
-        edit = QtWidgets.QMenu("&Edit", bar)
-        edit.addActions([a["undo"], a["redo"]])
-        edit.addSeparator()
-        edit.addActions(list(self.edits.actions.values()))
-        tools = QtWidgets.QMenu("&Tools", bar)
-        tools.addActions(self.tool_actions.actions())
-        tools.addSeparator()
-        tools.addActions([a[n] for n in ("tool_finish", "tool_back", "brush_smaller", "brush_larger")])
-        review = QtWidgets.QMenu("&Review", bar)
-        review.addActions(list(self.review.actions.values()))
-        for menu in (edit, tools, review):
-            bar.insertMenu(go.menuAction(), menu)
-        view.addActions([self.window.docks[n].toggleViewAction() for n in ("Editing", "History")])
-
-    def _menu(self, title: str) -> QtWidgets.QMenu:
-        return next(a.menu() for a in self.window.menuBar().actions() if a.text() == title)
+            a.widget.addAction(action)
+            a[name] = action
 
     def _connect(self) -> None:
         self.session.currentChanged.connect(self._follow_session)
@@ -150,21 +116,17 @@ class Editor(QtCore.QObject):
             signal.connect(self._name_people)
         self.files.opened.connect(self.open_project)
         self.files.imported.connect(self._reload_images)
-        self.window.canvas.hovered.connect(lambda xy: self.tool.hover(xy))
+        self.canvas.hovered.connect(lambda xy: self.tool.hover(xy))
         self.panel.keypointChosen.connect(self.place_keypoint)
         self.panel.masksShown.connect(self.overlay.texture.setVisible)
-        self.window.installEventFilter(self)
 
     # -- projects ------------------------------------------------------------------------
     def open_project(self, project: Project) -> None:
         """Edit ``project``: its images become the image list."""
         self.stack.clear()
         self.doc.open_project(project)
-        for key in RESULT_PEOPLE_LAYERS:
-            self.window.layers_panel.rows[key].check.setChecked(False)
-        for name in ("Editing", "History"):
-            self.window.docks[name].raise_()
         self._reload_images()
+        self.projectOpened.emit()
 
     def _reload_images(self) -> None:
         project, current = self.doc.project, self.session.current_path
@@ -183,10 +145,9 @@ class Editor(QtCore.QObject):
             self._image_ids.clear()
         self._show_selection()
 
-    def eventFilter(self, watched: QtCore.QObject, event: QtCore.QEvent) -> bool:
-        if watched is self.window and event.type() == QtCore.QEvent.Type.Close:
-            self.doc.close_project()
-        return False
+    def image_id(self, path: str) -> int | None:
+        """The project image shown from ``path``, if any."""
+        return self._image_ids.get(path)
 
     # -- following the session -----------------------------------------------------------
     def _follow_session(self, _index: int) -> None:
@@ -219,10 +180,10 @@ class Editor(QtCore.QObject):
     def _store_predictions(self, _result: InferenceResult | None) -> None:
         """Store the model's labels as the image's predictions, once per model and settings.
         Not an edit, so no undo step; a redo that would edit replaced predictions is dropped."""
-        result, engine = self.result(), self.window.service.engine
+        result, engine = self.result(), self.service.engine
         if result is None or engine is None:
             return
-        record = settings_record(self.window.service.settings)
+        record = settings_record(self.service.settings)
         if not self.doc.project.wants_predictions(self.doc.image_id, engine.model_name, record):
             return
         user = [p for p in self.doc.people.values() if p.provenance != "predicted"]
@@ -235,7 +196,7 @@ class Editor(QtCore.QObject):
     def set_tool(self, key: str) -> None:
         self.tool.deactivate()
         self.tool = self.surface.tool = self.tools[key]
-        self.window.actions_by_name[f"tool_{key}"].setChecked(True)
+        self.actions[f"tool_{key}"].setChecked(True)
         self.tool.activate()
 
     def place_keypoint(self, keypoint: int) -> None:
@@ -248,19 +209,18 @@ class Editor(QtCore.QObject):
         self.selection.select(person_id)
         x, y, w, h = self.doc.person(person_id).bbox
         pad = PERSON_PADDING * max(w, h, 50.0)
-        self.window.canvas.view.setRange(QtCore.QRectF(x - pad, y - pad, w + 2 * pad, h + 2 * pad), padding=0)
+        self.canvas.view.setRange(QtCore.QRectF(x - pad, y - pad, w + 2 * pad, h + 2 * pad), padding=0)
 
     def _name_people(self, *_) -> None:
         """One number per person: the viewer's panels and layers name (and colour) decoded
         people by the project numbers of their predictions; the status bar counts the image's
         labels."""
-        doc, result, w = self.doc, self.result(), self.window
-        w.status.show_labelled(len(doc.people) if doc.image_id is not None else None)
+        doc, result = self.doc, self.result()
+        self.labelledChanged.emit(len(doc.people) if doc.image_id is not None else None)
         numbers = None if doc.project is None else decoded_numbers(result, doc)
         if result is not self._named[0] or numbers != self._named[1]:   # drags change people often
             self._named = (result, numbers)
-            for view in (w.inspector, w.trace_panel, *w.layers.values()):
-                view.set_numbers(numbers)
+            self.numbersChanged.emit(numbers)
 
     def _context_menu(self) -> QtWidgets.QMenu | None:
         return self.edits.menu()
@@ -285,9 +245,6 @@ class Editor(QtCore.QObject):
                          f"{', crowd' if record.iscrowd else ''}, "
                          f"{int((record.keypoints[:, 2] > 0).sum())} keypoints, mask area {record.mask_area()}")
         return "\n".join(lines)
-
-    def message(self, text: str) -> None:
-        self.window.status.showMessage(text)
 
 
 def decoded_numbers(result: InferenceResult | None, doc: Document) -> dict[int, int]:

@@ -13,6 +13,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from ..core.inference.engine import Engine, InferenceSettings
 from ..core.data.image_io import IMAGE_SUFFIXES
 from ..core.decoding.result import InferenceResult
+from .actions import ActionRegistry, make_action
 from .canvas import ZOOM_STEP, Canvas
 from .editor import Editor
 from .inference import InferenceService
@@ -24,6 +25,7 @@ from .panels.layers_panel import LayersPanel
 from .panels.settings_panel import SettingsPanel
 from .panels.trace_panel import TracePanel
 from .preferences import Preferences
+from .review import ReviewMarks
 from .session import Session
 from .shortcuts import ShortcutsDialog
 from .status_bar import StatusBar
@@ -35,6 +37,8 @@ TITLE = "PersonLab Studio"
 PICK_SCREEN_PX = 10.0
 IMAGE_FILTER = "Images ({})".format(" ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)))
 
+#: Viewer layers hidden while a project is open (the editor draws the people instead).
+RESULT_PEOPLE_LAYERS = ("people", "masks")
 #: Bump when the set or arrangement of docks changes, so an older saved layout is not restored.
 DOCK_LAYOUT_VERSION = 2
 #: Docks whose forms scroll when the window is too low for them (the others hold lists and tables).
@@ -61,7 +65,7 @@ class MainWindow(QtWidgets.QMainWindow):
             layer.restore(self.prefs.layer_state(key))
         self.canvas = Canvas(self.layers)
         self.setCentralWidget(self.canvas)
-        self.actions_by_name: dict[str, QtGui.QAction] = {}
+        self.actions_by_name = ActionRegistry(self)
         self._make_actions()
         self.status = StatusBar(self.actions_by_name["cancel"])
         self.setStatusBar(self.status)
@@ -69,8 +73,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self._make_panels()
         self._make_menus()
         self._connect()
-        self.editor = Editor(self)
-        self.training = install_training_tab(self)
+        self.editor = Editor(self.session, self.canvas, self.service, self.actions_by_name,
+                             self.prefs.last_folder, self.status.showMessage)
+        self._install_editor()
+        self.training_page = install_training_tab(self, self.settings_panel, self.service, self.editor.doc)
+        self.training = self.training_page.panel
         for name in SCROLLED_DOCKS:
             self.docks[name].setWidget(VerticalScroll(self.docks[name].widget()))
         guard_wheel(self)
@@ -82,35 +89,24 @@ class MainWindow(QtWidgets.QMainWindow):
         self.status.showMessage(f"Loading model {model}…")
 
     # -- construction --------------------------------------------------------------------
-    def _action(self, name: str, text: str, keys: str | QtGui.QKeySequence.StandardKey | None,
-                slot, tip: str = "") -> QtGui.QAction:
-        action = QtGui.QAction(text, self)
-        if keys is not None:
-            action.setShortcut(QtGui.QKeySequence(keys))
-        action.setToolTip(tip or text.replace("&", "").rstrip("…"))
-        action.triggered.connect(slot)
-        self.addAction(action)
-        self.actions_by_name[name] = action
-        return action
-
     def _make_actions(self) -> None:
-        s = self.session
-        self._action("open", "&Open images…", QtGui.QKeySequence.StandardKey.Open, self.open_files_dialog)
-        self._action("open_folder", "Open &folder…", "Ctrl+Shift+O", self.open_folder_dialog)
-        self._action("quit", "&Quit", QtGui.QKeySequence.StandardKey.Quit, self.close)
-        self._action("next", "&Next image", "PgDown", lambda: s.step(1))
-        self._action("previous", "&Previous image", "PgUp", lambda: s.step(-1))
-        self._action("trace_next", "Next trace step", ".", lambda: s.set_trace_step(s.trace_step + 1))
-        self._action("trace_previous", "Previous trace step", ",", lambda: s.set_trace_step(s.trace_step - 1))
-        self._action("fit", "&Fit to window", "F", self.canvas.fit)
-        self._action("zoom_in", "Zoom &in", "+", lambda: self.canvas.zoom(ZOOM_STEP))
-        self._action("zoom_out", "Zoom &out", "-", lambda: self.canvas.zoom(1 / ZOOM_STEP))
-        self._action("cancel", "&Cancel inference", "Esc", self._cancel)
-        self._action("rerun", "&Run again", "F5", self.service.rerun,
+        s, add = self.session, lambda *args: make_action(self.actions_by_name, *args)  # noqa: E731
+        add("open", "&Open images…", QtGui.QKeySequence.StandardKey.Open, self.open_files_dialog)
+        add("open_folder", "Open &folder…", "Ctrl+Shift+O", self.open_folder_dialog)
+        add("quit", "&Quit", QtGui.QKeySequence.StandardKey.Quit, self.close)
+        add("next", "&Next image", "PgDown", lambda: s.step(1))
+        add("previous", "&Previous image", "PgUp", lambda: s.step(-1))
+        add("trace_next", "Next trace step", ".", lambda: s.set_trace_step(s.trace_step + 1))
+        add("trace_previous", "Previous trace step", ",", lambda: s.set_trace_step(s.trace_step - 1))
+        add("fit", "&Fit to window", "F", self.canvas.fit)
+        add("zoom_in", "Zoom &in", "+", lambda: self.canvas.zoom(ZOOM_STEP))
+        add("zoom_out", "Zoom &out", "-", lambda: self.canvas.zoom(1 / ZOOM_STEP))
+        add("cancel", "&Cancel inference", "Esc", self._cancel)
+        add("rerun", "&Run again", "F5", self.service.rerun,
                      "Run inference on the current image again")
-        self._action("shortcuts", "&Keyboard shortcuts", "F1", self.show_shortcuts)
+        add("shortcuts", "&Keyboard shortcuts", "F1", self.show_shortcuts)
         for key, layer in self.layers.items():
-            self._action(f"layer_{key}", f"Show {layer.name}", layer.shortcut,
+            add(f"layer_{key}", f"Show {layer.name}", layer.shortcut,
                          lambda _=False, k=key: self.layers_panel.toggle(k), f"Toggle layer: {layer.name}")
 
     def _make_panels(self) -> None:
@@ -135,15 +131,15 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _make_menus(self) -> None:
         a, bar = self.actions_by_name, self.menuBar()
-        file = bar.addMenu("&File")
+        self.file_menu = file = bar.addMenu("&File")
         file.addActions([a["open"], a["open_folder"]])
         self.recent_menu = file.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         file.addSeparator()
         file.addAction(a["quit"])
-        go = bar.addMenu("&Go")
+        self.go_menu = go = bar.addMenu("&Go")
         go.addActions([a[n] for n in ("next", "previous", "trace_next", "trace_previous")])
-        view = bar.addMenu("&View")
+        self.view_menu = view = bar.addMenu("&View")
         view.addActions([a[n] for n in ("fit", "zoom_in", "zoom_out")])
         view.addSeparator()
         view.addActions([a[f"layer_{k}"] for k in self.layers])
@@ -152,6 +148,34 @@ class MainWindow(QtWidgets.QMainWindow):
         run = bar.addMenu("&Inference")
         run.addActions([a["cancel"], a["rerun"]])
         bar.addMenu("&Help").addAction(a["shortcuts"])
+
+    def _install_editor(self) -> None:
+        """The editor's docks (tabbed with Settings and Inspector), review marks and menus."""
+        e, a, bar = self.editor, self.actions_by_name, self.menuBar()
+        for name, widget, beside in (("Editing", e.panel, "Settings"), ("History", e.history, "Inspector")):
+            dock = QtWidgets.QDockWidget(name, self)
+            dock.setObjectName(f"dock_{name}")
+            dock.setWidget(widget)
+            self.addDockWidget(self.dockWidgetArea(self.docks[beside]), dock)
+            self.tabifyDockWidget(self.docks[beside], dock)
+            self.docks[name] = dock
+        self.review_marks = ReviewMarks(e.doc, self.session, self.image_list, e.image_id, self.docks["Images"])
+        self.file_menu.insertActions(a["quit"], list(e.files.actions.values()))
+        self.file_menu.insertSeparator(a["quit"])
+        for title, groups in (("&Edit", ([a["undo"], a["redo"]], list(e.edits.actions.values()))),
+                              ("&Tools", (e.tool_actions.actions(),
+                                          [a[n] for n in ("tool_finish", "tool_back", "brush_smaller", "brush_larger")])),
+                              ("&Review", (list(e.review.actions.values()),))):
+            menu = QtWidgets.QMenu(title, bar)
+            for i, group in enumerate(groups):
+                if i:
+                    menu.addSeparator()
+                menu.addActions(group)
+            bar.insertMenu(self.go_menu.menuAction(), menu)
+        self.view_menu.addActions([self.docks[n].toggleViewAction() for n in ("Editing", "History")])
+        e.projectOpened.connect(self._project_opened)
+        e.labelledChanged.connect(self.status.show_labelled)
+        e.numbersChanged.connect(self._show_numbers)
 
     def _connect(self) -> None:
         s, svc = self.session, self.service
@@ -232,6 +256,16 @@ class MainWindow(QtWidgets.QMainWindow):
         if result is not None:
             self.status.clearMessage()
 
+    def _project_opened(self) -> None:
+        for key in RESULT_PEOPLE_LAYERS:
+            self.layers_panel.rows[key].check.setChecked(False)
+        for name in ("Editing", "History"):
+            self.docks[name].raise_()
+
+    def _show_numbers(self, numbers: dict[int, int] | None) -> None:
+        for view in (self.inspector, self.trace_panel, *self.layers.values()):
+            view.set_numbers(numbers)
+
     def _person_selected(self, index: int) -> None:
         self.layers["people"].select(index)
         self.inspector.show_person(index)
@@ -307,6 +341,7 @@ class MainWindow(QtWidgets.QMainWindow):
                 self.resizeDocks([self.docks[n] for n in names], list(sizes), orientation)
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        self.editor.doc.close_project()
         self.prefs.set_window(self.saveGeometry(), self.saveState(DOCK_LAYOUT_VERSION))
         for key, layer in self.layers.items():
             self.prefs.set_layer_state(key, layer.state())

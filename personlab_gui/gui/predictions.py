@@ -1,7 +1,7 @@
 """The model's people as stored predictions: which decoded people become ``predicted``
 records, and the settings they are stored with.
 
-The pseudo-label policy (``core.pseudo_labels``) decides, at the result's label
+The pseudo-label policy (``core.data.pseudo_labels``) decides, at the result's label
 threshold (the settings'): only complete, deduplicated people scoring at least it, none a duplicate of a
 person the user accepted, edited or added; labelled keypoints get v = 2, the others keep
 their position with v = 0. When an image gets them is the

@@ -52,7 +52,7 @@ def embedding(result: InferenceResult, xy: np.ndarray) -> tuple[np.ndarray, np.n
 
 def embedding_distances(result: InferenceResult, xy: np.ndarray) -> np.ndarray | None:
     """D_j from the grid cell nearest to ``xy`` to every detected person j, as the mask
-    assignment computes it (``core.segment``): D = sum_k p_k |G_k(x) - y_jk| /
+    assignment computes it (``core.decoding.segment``): D = sum_k p_k |G_k(x) - y_jk| /
     (lambda_j sum_k p_k), p_k the person's keypoint scores, lambda_j the square root of
     its keypoint box area, in network-input pixels; None without long-range offsets."""
     found = embedding(result, xy)

@@ -18,7 +18,7 @@ from ..core.errors import InputError
 from ..core.data.image_io import list_images
 from ..core.project import Project, database_errors
 from ..core.project.coco import DuplicateImportError, export_coco, import_coco
-from .actions import make_action
+from .actions import ActionRegistry, make_action
 from .document import Document
 
 PROJECT_FILTER = "PersonLab projects (*.plab)"
@@ -31,19 +31,19 @@ class ProjectFiles(QtCore.QObject):
     opened = QtCore.Signal(object)   # a Project to edit
     imported = QtCore.Signal()       # images or people were added to the open project
 
-    def __init__(self, window: QtWidgets.QMainWindow, doc: Document, folder: Callable[[], str],
+    def __init__(self, actions: ActionRegistry, doc: Document, folder: Callable[[], str],
                  message: Callable[[str], None]) -> None:
-        super().__init__(window)
-        self.window, self.doc, self._folder, self._message = window, doc, folder, message
+        super().__init__(actions.widget)
+        self._parent, self.doc, self._folder, self._message = actions.widget, doc, folder, message
         self.actions = {
-            "new_project": make_action(window, "new_project", "&New project…", None, self._new_dialog),
-            "open_project": make_action(window, "open_project", "Open pro&ject…", "Ctrl+Shift+J",
+            "new_project": make_action(actions, "new_project", "&New project…", None, self._new_dialog),
+            "open_project": make_action(actions, "open_project", "Open pro&ject…", "Ctrl+Shift+J",
                                         self._open_dialog),
-            "relocate_images": make_action(window, "relocate_images", "&Relocate images…", None,
+            "relocate_images": make_action(actions, "relocate_images", "&Relocate images…", None,
                                            self._relocate_dialog),
-            "import_coco": make_action(window, "import_coco", "&Import COCO…", None, self._import_dialog),
-            "export_coco": make_action(window, "export_coco", "&Export COCO…", "Ctrl+E", self._export_dialog),
-            "close_project": make_action(window, "close_project", "&Close project", None, doc.close_project),
+            "import_coco": make_action(actions, "import_coco", "&Import COCO…", None, self._import_dialog),
+            "export_coco": make_action(actions, "export_coco", "&Export COCO…", "Ctrl+E", self._export_dialog),
+            "close_project": make_action(actions, "close_project", "&Close project", None, doc.close_project),
         }
 
     # -- what the actions do -------------------------------------------------------------
@@ -111,7 +111,7 @@ class ProjectFiles(QtCore.QObject):
     def ask_to_add_duplicates(self, name: str, count: int, total: int) -> bool:
         """Whether to import people that were imported into the same images before."""
         answer = QtWidgets.QMessageBox.question(
-            self.window, "Import COCO",
+            self._parent, "Import COCO",
             f"{count} of the {total} people in {name} were imported into these images before "
             "(same annotation ids). Import them again? They would be in the project twice.",
             QtWidgets.QMessageBox.StandardButton.Yes | QtWidgets.QMessageBox.StandardButton.No,
@@ -138,17 +138,17 @@ class ProjectFiles(QtCore.QObject):
 
     # -- dialogs -------------------------------------------------------------------------
     def _new_dialog(self) -> None:
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self.window, "New project", self._folder(),
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self._parent, "New project", self._folder(),
                                                         PROJECT_FILTER)
         if not path:
             return
-        folder = QtWidgets.QFileDialog.getExistingDirectory(self.window, "The project's image folder",
+        folder = QtWidgets.QFileDialog.getExistingDirectory(self._parent, "The project's image folder",
                                                             str(Path(path).parent))
         if folder:
             self.create(path if path.endswith(".plab") else f"{path}.plab", folder)
 
     def _open_dialog(self) -> None:
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(self.window, "Open project", self._folder(),
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self._parent, "Open project", self._folder(),
                                                         PROJECT_FILTER)
         if path and self.open(path) and self.doc.project.images_missing():
             self._relocate_dialog()
@@ -157,7 +157,7 @@ class ProjectFiles(QtCore.QObject):
         if not self._has_project():
             return
         folder = QtWidgets.QFileDialog.getExistingDirectory(
-            self.window, f"Where are the images of {self.doc.project.path.name} now?",
+            self._parent, f"Where are the images of {self.doc.project.path.name} now?",
             str(self.doc.project.path.parent))
         if folder:
             self.relocate(folder)
@@ -165,10 +165,10 @@ class ProjectFiles(QtCore.QObject):
     def _import_dialog(self) -> None:
         if not self._has_project():
             return
-        coco, _ = QtWidgets.QFileDialog.getOpenFileName(self.window, "Import COCO", self._folder(), COCO_FILTER)
+        coco, _ = QtWidgets.QFileDialog.getOpenFileName(self._parent, "Import COCO", self._folder(), COCO_FILTER)
         if not coco:
             return
-        folder = QtWidgets.QFileDialog.getExistingDirectory(self.window, "The COCO file's image folder",
+        folder = QtWidgets.QFileDialog.getExistingDirectory(self._parent, "The COCO file's image folder",
                                                             str(self.doc.project.image_root))
         if folder:
             self.import_coco(coco, folder)
@@ -176,10 +176,10 @@ class ProjectFiles(QtCore.QObject):
     def _export_dialog(self) -> None:
         if not self._has_project():
             return
-        options = ExportOptions(self.window)
+        options = ExportOptions(self._parent)
         if options.exec() != QtWidgets.QDialog.DialogCode.Accepted:
             return
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self.window, "Export COCO", self._folder(), COCO_FILTER)
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self._parent, "Export COCO", self._folder(), COCO_FILTER)
         if path:
             self.export(path, options.reviewed_only.isChecked(), options.rle.isChecked())
 

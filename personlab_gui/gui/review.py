@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from .actions import make_action
+from .actions import ActionRegistry, make_action
 from .commands import SetReview
 from .document import Document
 from .panels.image_list import ImageListPanel
@@ -22,18 +22,18 @@ UNREVIEWED_COLOR = QtGui.QColor(150, 150, 150)
 class ReviewQueue(QtCore.QObject):
     """The review actions."""
 
-    def __init__(self, doc: Document, stack: QtGui.QUndoStack, window: QtWidgets.QMainWindow,
+    def __init__(self, doc: Document, stack: QtGui.QUndoStack, actions: ActionRegistry,
                  go_to_image: Callable[[int], None], show_person: Callable[[int], None],
                  message: Callable[[str], None]) -> None:
-        super().__init__(window)
+        super().__init__(actions.widget)
         self.doc, self.stack = doc, stack
         self._go_to_image, self._show_person, self._message = go_to_image, show_person, message
         self.actions = {
-            "next_unreviewed": make_action(window, "next_unreviewed", "&Next unreviewed image", "N",
+            "next_unreviewed": make_action(actions, "next_unreviewed", "&Next unreviewed image", "N",
                                            self.next_unreviewed),
-            "toggle_reviewed": make_action(window, "toggle_reviewed", "&Mark image reviewed (or not)",
+            "toggle_reviewed": make_action(actions, "toggle_reviewed", "&Mark image reviewed (or not)",
                                            ["Space", "R"], self.toggle_reviewed),
-            "lowest_score": make_action(window, "lowest_score", "&Lowest-scored prediction", "L",
+            "lowest_score": make_action(actions, "lowest_score", "&Lowest-scored prediction", "L",
                                         self.lowest_score),
         }
 

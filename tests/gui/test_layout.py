@@ -28,6 +28,7 @@ def _show_every_dock(window) -> list[QtWidgets.QDockWidget]:
 
 def test_the_window_and_each_tab_fit_a_laptop_screen(qtbot, window):
     _show_every_dock(window)
+    window.training.form.distillation.setChecked(True)   # the form's widest state
     tabs = window.training_page.tabs
     for index in range(tabs.count()):
         tabs.setCurrentIndex(index)

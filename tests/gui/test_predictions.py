@@ -67,7 +67,7 @@ def test_predictions_are_stored_once_and_are_no_undo_step(qtbot, window, tmp_pat
 
 def test_undo_redo_and_user_edits_survive_new_predictions(qtbot, window, tmp_path):
     editor = open_project(qtbot, window, tmp_path, image_folder(tmp_path, 1), run_model=True)
-    doc, project, stack = editor.doc, editor.doc.project, editor.stack
+    project, stack = editor.doc.project, editor.stack
     (image,) = project.image_ids()
     people = wait_for_predictions(qtbot, editor, image)
     person = next(iter(people))

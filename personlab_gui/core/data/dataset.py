@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .coco_io import load_coco
+from .coco_read import load_coco
 from ..errors import ImageLoadError, InputError
 from .image_io import list_images, load_image, safe_join
 from .preprocess import prepare_input

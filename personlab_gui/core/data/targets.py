@@ -13,7 +13,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from .coco_io import annotation_mask
+from .coco_write import annotation_mask
 from .preprocess import InputTransform
 from ..skeleton import DIRECTED_EDGES, DISK_RADIUS, K
 

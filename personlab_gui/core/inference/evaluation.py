@@ -13,7 +13,9 @@ import numpy as np
 import torch
 
 from .batch import BatchItem, run_batch
-from ..data.coco_io import detections_to_results, evaluate, load_coco, validate_coco
+from ..data.coco_eval import evaluate
+from ..data.coco_read import load_coco, validate_coco
+from ..data.coco_write import detections_to_results
 from .engine import Engine, InferenceSettings
 from ..data.image_io import safe_join
 from ..skeleton import ALL_HEADS, POSE_HEADS

@@ -1,7 +1,7 @@
 """COCO files <-> projects: an all-or-nothing import and a self-checked export.
 
 Import (``import_coco``) validates everything before writing: the COCO format and every
-geometry against its image (``coco_io.load_coco``), a person category with 17 keypoint
+geometry against its image (``data.coco_read.load_coco``), a person category with 17 keypoint
 names, unique file names, image files that exist inside the image folder and the
 project's image root and whose size is the width and height the file states, numeric
 scores, and that its people were not imported into the same images before (same
@@ -43,7 +43,8 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from ..data.coco_io import PERSON_CATEGORY_ID, load_coco, mask_to_polygons, validate_coco, write_json_atomic
+from ..data.coco_read import PERSON_CATEGORY_ID, load_coco, validate_coco
+from ..data.coco_write import mask_to_polygons, write_json_atomic
 from ..data.image_io import safe_join
 from ..errors import CocoFormatError, InputError
 from ..skeleton import K, coco_person_category

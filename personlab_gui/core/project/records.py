@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from ..data.coco_io import points_bbox
+from ..data.coco_write import points_bbox
 from ..skeleton import K
 
 PROVENANCES = ("predicted", "accepted", "edited", "manual")

@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..data.coco_io import write_json_atomic
+from ..data.coco_write import write_json_atomic
 from ..errors import InputError
 from .coco import project_to_coco
 from .database import database_errors

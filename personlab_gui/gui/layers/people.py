@@ -3,7 +3,7 @@ alpha and size, and the instance score as a label; the selected person is drawn 
 
 Decoding keeps every seed, so many "people" are duplicates the instance score discounts
 to near zero. By default only the people that become labels are drawn (``confident``: the
-pseudo-label policy of ``core.pseudo_labels``, as stored predictions and ``infer --format
+pseudo-label policy of ``core.data.pseudo_labels``, as stored predictions and ``infer --format
 dataset`` get them); "all" also draws the other candidates thin and faded, "candidates"
 only those (the inspector names why each is not a label); better people on top. Lines
 stay opaque, faded by mixing with grey: translucent lines take the raster engine's slow path.

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...core.data.coco_io import load_coco
+from ...core.data.coco_read import load_coco
 from ...core.errors import InputError
 from ...core.data.image_io import list_images, safe_join
 from ...core.project.split import (SetCounts, check_validation, coco_counts, export_project_split,

@@ -58,7 +58,9 @@ class DistillationGroup(QtWidgets.QGroupBox):
     foldersChanged = QtCore.Signal()
 
     def __init__(self, parent=None) -> None:
-        super().__init__("Distillation: learn from teacher models", parent)
+        super().__init__("Distil from teachers", parent)
+        self.setToolTip("train the chosen heads to reproduce frozen teacher models' outputs, "
+                        "also on unlabeled images")
         self.setCheckable(True)
         self.setChecked(False)
         self.rows: list[TeacherRow] = []
@@ -74,7 +76,7 @@ class DistillationGroup(QtWidgets.QGroupBox):
         self.teacher_rows = QtWidgets.QVBoxLayout()
         self.teacher_rows.setContentsMargins(0, 0, 0, 0)
         self.add_teacher_button = QtWidgets.QPushButton("Add teacher")
-        self.preset_button = QtWidgets.QPushButton("Default model's teachers")
+        self.preset_button = QtWidgets.QPushButton("Default teachers")
         self.preset_button.setToolTip("the teachers the default model was distilled from: "
                                       + "; ".join(f"{h} from {m}" for h, m in DEFAULT_TEACHERS))
         self.unlabeled = QtWidgets.QListWidget()

@@ -3,26 +3,24 @@ central area as two pages; while the Training page shows, the viewer's docks ste
 (their layout returns with the Viewer page, and before the window saves it on closing).
 "Use this model" loads the new model in the viewer, which re-runs the current image; the
 model pickers learn each model's validation figures; the tab follows the project the
-window's editor has open (and its review marks, for the counts).
+editor's document has open (and its review marks, for the counts).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from PySide6 import QtCore, QtWidgets
 
+from ..document import Document
+from ..inference import InferenceService
+from ..panels.settings_panel import SettingsPanel
 from .panel import TrainingPanel
 from .zoo_picker import refresh_model_picker
-
-if TYPE_CHECKING:
-    from ..main_window import MainWindow
 
 
 class TrainingPage(QtCore.QObject):
     """The two central pages and the dock layout that goes with each."""
 
-    def __init__(self, window: MainWindow, panel: TrainingPanel) -> None:
+    def __init__(self, window: QtWidgets.QMainWindow, panel: TrainingPanel) -> None:
         super().__init__(window)
         self.window, self.panel = window, panel
         self.tabs = QtWidgets.QTabWidget()
@@ -52,22 +50,23 @@ class TrainingPage(QtCore.QObject):
         return False
 
 
-def install_training_tab(window: MainWindow) -> TrainingPanel:
-    """Add the Training page to ``window`` and wire it to the viewer; returns the panel."""
+def install_training_tab(window: QtWidgets.QMainWindow, settings: SettingsPanel, service: InferenceService,
+                         doc: Document) -> TrainingPage:
+    """Add the Training page to ``window`` beside the viewer's canvas, wired to the viewer's
+    model picker (``settings``) and ``service``, and to the editor's ``doc``."""
     panel = TrainingPanel()
-    window.training_page = page = TrainingPage(window, panel)
-    refresh_model_picker(window.settings_panel.model)
-    panel.modelSaved.connect(lambda _path: refresh_model_picker(window.settings_panel.model))
-    panel.useModel.connect(lambda model: use_model(window, model))
+    page = TrainingPage(window, panel)
+    refresh_model_picker(settings.model)
+    panel.modelSaved.connect(lambda _path: refresh_model_picker(settings.model))
+    panel.useModel.connect(lambda model: use_model(settings, service, model))
     panel.useModel.connect(page.show_viewer)
-    doc = window.editor.doc
     doc.project_changed.connect(lambda: panel.form.set_project(str(doc.project.path) if doc.project else ""))
     doc.review_changed.connect(panel.form.dataChanged)
-    return panel
+    return page
 
 
-def use_model(window: MainWindow, model: str) -> None:
+def use_model(settings: SettingsPanel, service: InferenceService, model: str) -> None:
     """Load ``model`` in the viewer on the viewer's device."""
-    device = window.settings_panel.device.currentText()
-    window.settings_panel.show_model(model, device)
-    window.service.load_model(model, device)
+    device = settings.device.currentText()
+    settings.show_model(model, device)
+    service.load_model(model, device)

@@ -12,7 +12,7 @@ import pytest
 
 from personlab_gui.cli import main
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "personlab_gui" / "data" / "astronaut.jpg"
+EXAMPLE = Path(__file__).resolve().parents[2] / "personlab_gui" / "data" / "astronaut.jpg"
 
 
 def _error_lines(text: str) -> list[str]:

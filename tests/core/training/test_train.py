@@ -18,7 +18,7 @@ from personlab_gui.core.training.losses import personlab_loss
 from personlab_gui.core.model import load_checkpoint
 from personlab_gui.core.training import CheckpointHook, HookBase, TrainConfig, Trainer, state_path, train
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 SIZE = 257
 
 

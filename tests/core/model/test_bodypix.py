@@ -25,7 +25,7 @@ from personlab_gui.core.data.pseudo_labels import LABEL
 from personlab_gui.core.decoding.result import InferenceResult
 from personlab_gui.core.skeleton import KEYPOINT_NAMES, N_PARTS, PART_FLIP_PERMUTATION, PART_NAMES
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 BODYPIX = ROOT / "model_zoo" / "bodypix_mnv1_075.pt"
 ASTRONAUT = ROOT / "personlab_gui" / "data" / "astronaut.jpg"
 TFLITE = ROOT.parent / "shared" / "models" / "bodypix" / "bodypix_mobilenet_v1_075_720_1280_16_quant.tflite"

@@ -27,19 +27,20 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from personlab_gui.cli import main
-from personlab_gui.core.data.coco_io import evaluate, load_coco, mask_to_rle
+from personlab_gui.core.data.coco_eval import evaluate
+from personlab_gui.core.data.coco_read import load_coco
+from personlab_gui.core.data.coco_write import mask_to_rle
 from personlab_gui.core.data.dataset import CocoPersonDataset
 from personlab_gui.core.errors import CocoFormatError, InputError
 from personlab_gui.core.project import PersonRecord, Project, ProjectExistsError, database_errors
 from personlab_gui.core.project.coco import check_self_consistent, export_coco, import_coco
 from personlab_gui.core.skeleton import K, coco_person_category
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 H, W = 30, 40
 ROOT_USER = hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -158,14 +159,14 @@ def _app_files(qtbot, plab: Path):
     """The app's File menu actions over an open project, with the messages they show."""
     from PySide6 import QtWidgets
 
+    from personlab_gui.gui.actions import ActionRegistry
     from personlab_gui.gui.document import Document
     from personlab_gui.gui.project_files import ProjectFiles
 
     window = QtWidgets.QMainWindow()
-    window.actions_by_name = {}
     qtbot.addWidget(window)
     doc, messages = Document(), []
-    files = ProjectFiles(window, doc, lambda: str(plab.parent), messages.append)
+    files = ProjectFiles(ActionRegistry(window), doc, lambda: str(plab.parent), messages.append)
     files.opened.connect(doc.open_project)
     assert files.open(str(plab))
     return files, messages

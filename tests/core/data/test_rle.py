@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from personlab_gui.core.data.boxes import clip, nonzero_box, slices
-from personlab_gui.core.data.coco_io import mask_to_rle, rle_string_runs
+from personlab_gui.core.data.coco_read import rle_string_runs
+from personlab_gui.core.data.coco_write import mask_to_rle
 from personlab_gui.core.data.rle import box_rle
 
 

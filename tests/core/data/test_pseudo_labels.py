@@ -16,7 +16,7 @@ from personlab_gui.core.project import PersonRecord, Project
 from personlab_gui.core.decoding.result import Person
 from personlab_gui.core.skeleton import K
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "personlab_gui" / "data" / "astronaut.jpg"
+EXAMPLE = Path(__file__).resolve().parents[3] / "personlab_gui" / "data" / "astronaut.jpg"
 HW = (200, 300)
 
 

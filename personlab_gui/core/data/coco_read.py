@@ -1,61 +1,31 @@
-"""COCO person datasets and results: read + validate, masks <-> RLE/polygons, write, evaluate.
+"""Reading COCO person datasets: ``load_coco`` parses and validates everything
+pycocotools would trust, before any pycocotools call, with one-line ``CocoFormatError``s.
 
-pycocotools does the mask arithmetic and the evaluation; this module adds the checks and
-one-line ``CocoFormatError`` messages it lacks, quiet evaluation, and the conversion of
-decoded people (anything with ``.keypoints`` (K, 3), ``.score`` and ``.mask``) to COCO records.
-
-Every COCO reader (project import, ``eval --gt``, training, the app) goes through
-``load_coco``, which checks everything pycocotools would trust before any pycocotools call:
-polygons, boxes and labelled keypoints must lie on their image (give or take
+Polygons, boxes and labelled keypoints must lie on their image (give or take
 ``EDGE_TOLERANCE`` pixels plus ``EDGE_TOLERANCE_SHARE`` of the side: huge coordinates
 crash or exhaust pycocotools' rasteriser), RLE must have the image's size and runs that
 cover it exactly (compressed text decoded here), ids and sizes must fit 64 bits, file
-names must be usable paths; deep nesting and over-long integers are JSON errors.
-
-Conventions:
-
-* Results (``detections_to_results``): the third value of each keypoint triple carries the
-  keypoint's score; COCOeval reads only x and y of detections, so this is harmless there.
-* Polygons (``mask_to_polygons``) run a quarter pixel inside the mask's pixel borders
-  (pycocotools fills a pixel whose centre is inside) and keep holes by bridging them into
-  their outer ring, so mask -> polygons -> mask is exact.
-* ``evaluate`` scores each IoU type like the official server: keypoints from the
-  keypoints alone, segm from the RLE alone; AP, AP50, AP75, APm and APl for both types
-  (COCOeval's -1 where no ground truth falls in an area range; 0 without results).
-  Ground-truth people lacking keypoints (or a segmentation) are ignored, not counted missed.
+names must be usable paths; deep nesting and over-long integers are JSON errors. Every
+COCO reader (project import, ``eval --gt``, training, the app) goes through it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import math
 import os
-import stat
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Protocol
 
-import cv2
-import numpy as np
-from pycocotools import mask as mask_utils
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
 
-from ..errors import CocoFormatError, InputError
+from ..errors import CocoFormatError
 from .image_io import MAX_PIXELS
-from .pseudo_labels import DEFAULT_LABEL_THRESHOLD, labelled_keypoints, select_labels
-from ..skeleton import K, coco_person_category
+from ..skeleton import K
 
 PERSON_CATEGORY_ID = 1
 TOP_LEVEL_KEYS = ("images", "annotations", "categories")
 IMAGE_FIELDS = ("id", "file_name", "width", "height")
 ANNOTATION_FIELDS = ("id", "image_id", "category_id", "bbox", "area", "iscrowd")
-METRIC_KEYS = ("AP", "AP50", "AP75", "APm", "APl")
-#: Positions of METRIC_KEYS in ``COCOeval.stats`` per IoU type.
-_STAT_INDEX = {"keypoints": (0, 1, 2, 3, 4), "segm": (0, 1, 2, 4, 5)}
 #: Geometry may stray this many pixels, plus this share of the image side, off the image.
 EDGE_TOLERANCE = 1.0
 EDGE_TOLERANCE_SHARE = 0.02
@@ -64,19 +34,9 @@ _MAX_PATH_BYTES, _MAX_NAME_BYTES = 4096, 255
 _MAX_RLE_SHIFT = 40  # bits of one run of compressed RLE text: runs over 2 ** 40 pixels are invalid
 
 
-class PersonLike(Protocol):
-    """What the converters need from a decoded person (``result.Person`` fits)."""
-
-    keypoints: np.ndarray    # (K, 3): x, y, score in image pixels
-    score: float
-    mask: np.ndarray | None  # (H, W) bool, or None
-
-
 class _Invalid(Exception):
     """A format problem, before the file name is attached."""
 
-
-# --------------------------------------------------------------------------- reading
 
 def load_coco(path: str | os.PathLike) -> dict:
     """Parse and validate a COCO JSON file; any problem is a one-line ``CocoFormatError``."""
@@ -328,220 +288,3 @@ def _inside(values: Sequence[float], side: int) -> bool:
     or take ``EDGE_TOLERANCE`` pixels plus ``EDGE_TOLERANCE_SHARE`` of the side."""
     slack = EDGE_TOLERANCE + EDGE_TOLERANCE_SHARE * side
     return -slack <= min(values) and max(values) <= side + slack
-
-
-# --------------------------------------------------------------------------- masks
-
-def annotation_mask(ann: dict, height: int, width: int) -> np.ndarray:
-    """(H, W) bool mask of an annotation: polygons, RLE or uncompressed RLE; empty if none."""
-    seg = ann.get("segmentation")
-    if not seg:
-        return np.zeros((height, width), dtype=bool)
-    if isinstance(seg, list):
-        rle = mask_utils.merge(mask_utils.frPyObjects(seg, height, width))
-    elif isinstance(seg["counts"], list):
-        rle = mask_utils.frPyObjects(seg, height, width)
-    else:
-        rle = seg
-    return mask_utils.decode(rle).astype(bool)
-
-
-def mask_to_rle(mask: np.ndarray) -> dict:
-    """Compressed RLE ``{"size": [h, w], "counts": str}``, JSON-able."""
-    rle = mask_utils.encode(np.asfortranarray(mask, dtype=np.uint8))
-    return {"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode("ascii")}
-
-
-def mask_to_polygons(mask: np.ndarray) -> list[list[float]]:
-    """COCO polygons [x0, y0, x1, y1, ...] whose union rasterises back to ``mask`` exactly."""
-    # Twice the resolution puts the traced pixel centres a quarter pixel inside each border.
-    up = cv2.resize(np.asarray(mask, dtype=np.uint8), None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
-    contours, hierarchy = cv2.findContours(np.pad(up, 1), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
-    polygons = []
-    for index, contour in enumerate(contours):
-        _, _, child, parent = hierarchy[0][index]
-        if parent != -1 or len(contour) < 3:
-            continue
-        ring = contour.reshape(-1, 2)
-        while child != -1:
-            ring = _bridge(ring, contours[child].reshape(-1, 2))
-            child = hierarchy[0][child][0]
-        polygons.append(((ring - 1 + 0.5) / 2.0).ravel().tolist())
-    return polygons
-
-
-def _bridge(ring: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """One ring holding ``hole``, joined by a zero-width cut from the hole's first (top-left)
-    point to the nearest ring point: traversed both ways, the cut cancels in even-odd filling."""
-    a = int(np.argmin(((ring - hole[0]).astype(np.int64) ** 2).sum(axis=1)))
-    return np.concatenate([ring[:a + 1], hole, hole[:1], ring[a:]])
-
-
-def _mask_bbox(mask: np.ndarray) -> list[float]:
-    ys, xs = np.nonzero(mask)
-    return [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1), float(ys.max() - ys.min() + 1)]
-
-
-def points_bbox(xy: np.ndarray) -> list[float]:
-    """COCO [x, y, w, h] around (n, 2) points (zero-sized for one point)."""
-    x0, y0 = xy.min(axis=0)
-    x1, y1 = xy.max(axis=0)
-    return [float(x0), float(y0), float(x1 - x0), float(y1 - y0)]
-
-
-def _person_mask(person: PersonLike) -> np.ndarray | None:
-    mask = getattr(person, "mask", None)
-    return mask if mask is not None and np.any(mask) else None
-
-
-# --------------------------------------------------------------------------- writing
-
-def detections_to_results(image_id: int, people: Iterable[PersonLike]) -> list[dict]:
-    """COCO results entries for one image; segmentation (RLE) and bbox when a mask exists."""
-    records = []
-    for person in people:
-        keypoints = np.asarray(person.keypoints, dtype=np.float64)
-        record = {"image_id": int(image_id), "category_id": PERSON_CATEGORY_ID,
-                  "keypoints": _round_triples(keypoints, score_slot=True),
-                  "score": round(float(person.score), 6)}
-        mask = _person_mask(person)
-        if mask is not None:
-            record["segmentation"] = mask_to_rle(mask)
-            record["bbox"] = _mask_bbox(mask)
-        records.append(record)
-    return records
-
-
-def detections_to_dataset(images: Sequence[dict], people_per_image: Iterable[Sequence[PersonLike]],
-                          threshold: float = DEFAULT_LABEL_THRESHOLD) -> dict:
-    """A full COCO dataset of pseudo-labels: per image, the people ``pseudo_labels`` lets
-    become labels at ``threshold``; labelled keypoints get v=2, the others are written
-    0, 0, 0; polygons when a mask exists; a "score" per person."""
-    annotations: list[dict] = []
-    for image, people in zip(images, people_per_image, strict=True):
-        image_hw = (image["height"], image["width"])
-        for i in select_labels(people, image_hw, threshold):
-            annotations.append(_pseudo_label(people[i], image["id"], len(annotations) + 1, image_hw))
-    return {"images": [{key: image[key] for key in IMAGE_FIELDS} for image in images],
-            "annotations": annotations, "categories": [coco_person_category()]}
-
-
-def _pseudo_label(person: PersonLike, image_id: int, ann_id: int, image_hw: tuple[int, int]) -> dict:
-    keypoints = labelled_keypoints(person.keypoints, image_hw)
-    kept = keypoints[:, 2] > 0
-    keypoints[~kept] = 0.0
-    mask = _person_mask(person)
-    polygons = mask_to_polygons(mask) if mask is not None else []
-    bbox = _mask_bbox(mask) if mask is not None else points_bbox(keypoints[kept, :2])
-    ann = {"id": ann_id, "image_id": int(image_id), "category_id": PERSON_CATEGORY_ID,
-           "keypoints": _round_triples(keypoints, score_slot=False), "num_keypoints": int(kept.sum()),
-           "bbox": bbox, "area": float(mask.sum()) if mask is not None else bbox[2] * bbox[3],
-           "iscrowd": 0, "score": round(float(person.score), 6)}
-    if polygons:
-        ann["segmentation"] = polygons
-    return ann
-
-
-def _round_triples(keypoints: np.ndarray, score_slot: bool) -> list[float]:
-    """Flat [x, y, third] * K: x, y to 0.01 px; third a score (rounded) or an int visibility."""
-    flat: list[float] = []
-    for x, y, third in keypoints.tolist():
-        flat += [round(x, 2), round(y, 2), round(third, 4) if score_slot else int(third)]
-    return flat
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def results_json(records: list[dict]) -> str:
-    """Compact JSON text of COCO records (numpy scalars and arrays converted)."""
-    return json.dumps(records, separators=(",", ":"), default=_json_default)
-
-
-def write_json_atomic(path: str | os.PathLike, obj: object) -> None:
-    """Write JSON via a temporary file in the same folder, fsync, then ``os.replace``."""
-    path = Path(path)
-    text = json.dumps(obj, separators=(",", ":"), default=_json_default)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise InputError(path, f"cannot write: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-# --------------------------------------------------------------------------- evaluation
-
-def evaluate(gt: str | os.PathLike | dict, results: Sequence[dict],
-             iou_types: Sequence[str] = ("keypoints",),
-             image_ids: Iterable[int] | None = None) -> dict[str, dict[str, float]]:
-    """COCOeval, silenced: ``{iou_type: {"AP", "AP50", "AP75", "APm", "APl"}}`` for the person
-    category, over ``image_ids`` (default: every ground-truth image)."""
-    if isinstance(gt, dict):
-        validate_coco(gt, "<ground truth>")
-    gt_data = gt if isinstance(gt, dict) else load_coco(gt)
-    unknown = {r["image_id"] for r in results} - {image["id"] for image in gt_data["images"]}
-    if unknown:
-        raise ValueError(f"results for image ids not in the ground truth: {sorted(unknown)[:10]}")
-    ids = sorted(image_ids) if image_ids is not None else None
-    return {iou_type: _evaluate_one(gt_data, results, iou_type, ids) for iou_type in iou_types}
-
-
-def _evaluate_one(gt_data: dict, results: Sequence[dict], iou_type: str,
-                  image_ids: list[int] | None) -> dict[str, float]:
-    if iou_type not in _STAT_INDEX:
-        raise ValueError(f"unknown IoU type {iou_type!r}; expected one of {sorted(_STAT_INDEX)}")
-    field = "keypoints" if iou_type == "keypoints" else "segmentation"
-    detections = [{"image_id": r["image_id"], "category_id": r["category_id"], field: r[field], "score": r["score"]}
-                  for r in results if field in r]
-    if not detections:
-        return dict.fromkeys(METRIC_KEYS, 0.0)
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco_gt = _coco_api(_ground_truth_for(gt_data, iou_type))
-        evaluator = COCOeval(coco_gt, coco_gt.loadRes(detections), iou_type)
-        evaluator.params.catIds = [PERSON_CATEGORY_ID]
-        if image_ids is not None:
-            evaluator.params.imgIds = image_ids
-        evaluator.evaluate()
-        evaluator.accumulate()
-        evaluator.summarize()
-    return {key: float(evaluator.stats[i]) for key, i in zip(METRIC_KEYS, _STAT_INDEX[iou_type])}
-
-
-def _ground_truth_for(gt_data: dict, iou_type: str) -> dict:
-    """Copies of the annotations (COCOeval writes into them), completed for ``iou_type``.
-
-    Unlabelled people are ignored, never counted as misses: without keypoints they get
-    num_keypoints 0 (COCOeval's ignore rule); without a segmentation their box becomes a
-    crowd region, which absorbs the detections that fall inside it.
-    """
-    annotations = []
-    for ann in gt_data["annotations"]:
-        ann = dict(ann)
-        if iou_type == "keypoints" and "keypoints" not in ann:
-            ann.update(keypoints=[0] * (3 * K), num_keypoints=0)
-        if iou_type == "segm" and "segmentation" not in ann:
-            x, y, w, h = ann["bbox"]
-            ann.update(segmentation=[[x, y, x, y + h, x + w, y + h, x + w, y]], iscrowd=1)
-        annotations.append(ann)
-    return {**gt_data, "annotations": annotations}
-
-
-def _coco_api(data: dict) -> COCO:
-    coco = COCO()
-    coco.dataset = data
-    coco.createIndex()
-    return coco

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from personlab_gui.core.data.coco_io import annotation_mask, load_coco
+from personlab_gui.core.data.coco_read import load_coco
+from personlab_gui.core.data.coco_write import annotation_mask
 from personlab_gui.core.inference.engine import Engine, InferenceSettings, decode_fields
 from personlab_gui.core.data.image_io import load_image
 from personlab_gui.core.decoding.result import InferenceResult
@@ -16,7 +17,7 @@ from personlab_gui.core.skeleton import POSE_HEADS
 
 from perfect_maps import perfect_field_maps
 
-ASTRONAUT = Path(__file__).resolve().parents[1] / "personlab_gui" / "data" / "astronaut.jpg"
+ASTRONAUT = Path(__file__).resolve().parents[3] / "personlab_gui" / "data" / "astronaut.jpg"
 #: Target stride -> (minimum person area, minimum mask IoU). At the network's stride 16 the
 #: masks are sampled every 16 px, which alone caps IoU near 0.8 for mid-sized people; at the
 #: field grid's stride 4 the round trip measures the assignment itself.

@@ -23,7 +23,7 @@ import pytest
 import torch
 
 from personlab_gui.cli import main
-from personlab_gui.core.data.coco_io import load_coco
+from personlab_gui.core.data.coco_read import load_coco
 from personlab_gui.core.inference.engine import Engine
 from personlab_gui.core.errors import InputError
 from personlab_gui.core.model import CheckpointError, PersonLabNet, load_checkpoint, save_checkpoint
@@ -33,7 +33,7 @@ from personlab_gui.core.interrupts import Terminated, deferred_interrupts, stop_
 from personlab_gui.core.training import CheckpointHook, HookBase, TrainConfig, Trainer, TrainError, state_path
 from personlab_gui.core.training.hooks import engine_evaluate_fn
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "personlab_gui" / "data" / "astronaut.jpg"
 ZOO = sorted((ROOT / "model_zoo").glob("*.pt"))
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from personlab_gui.core.data.coco_io import detections_to_results, evaluate, load_coco
+from personlab_gui.core.data.coco_eval import evaluate
+from personlab_gui.core.data.coco_read import load_coco
+from personlab_gui.core.data.coco_write import detections_to_results
 from personlab_gui.core.inference.engine import Engine, InferenceSettings, decode_fields
 from personlab_gui.core.decoding.hough import local_maxima
 from personlab_gui.core.data.image_io import load_image

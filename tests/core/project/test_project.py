@@ -19,7 +19,7 @@ from pycocotools import mask as mask_utils
 from personlab_gui.cli import main
 from personlab_gui.core.project import database as project_database
 from personlab_gui.core.project import coco as project_coco
-from personlab_gui.core.data.coco_io import annotation_mask, mask_to_rle
+from personlab_gui.core.data.coco_write import annotation_mask, mask_to_rle
 from personlab_gui.core.errors import CocoFormatError, InputError
 from personlab_gui.core.project import PersonRecord, Project
 from personlab_gui.core.project.database import SCHEMA_VERSION
@@ -27,7 +27,7 @@ from personlab_gui.core.project.coco import (DuplicateImportError, check_self_co
                                              import_coco)
 from personlab_gui.core.skeleton import K, coco_person_category
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 H, W = 30, 40
 
 

@@ -13,7 +13,7 @@ from PIL import Image
 from personlab_gui.core.errors import ImageLoadError, InputError
 from personlab_gui.core.data.image_io import list_images, load_image, safe_join
 
-ASTRONAUT = Path(__file__).resolve().parents[1] / "personlab_gui" / "data" / "astronaut.jpg"
+ASTRONAUT = Path(__file__).resolve().parents[3] / "personlab_gui" / "data" / "astronaut.jpg"
 
 
 def _load_error(path: Path, **kwargs) -> str:

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from personlab_gui.core.data.coco_io import (
-    METRIC_KEYS, annotation_mask, detections_to_dataset, detections_to_results, evaluate,
-    load_coco, mask_to_polygons, mask_to_rle, write_json_atomic)
+from personlab_gui.core.data.coco_eval import METRIC_KEYS, evaluate
+from personlab_gui.core.data.coco_read import load_coco
+from personlab_gui.core.data.coco_write import annotation_mask, detections_to_dataset, detections_to_results, mask_to_polygons, mask_to_rle, write_json_atomic
 from personlab_gui.core.errors import CocoFormatError
 from personlab_gui.core.decoding.result import Person
 

@@ -116,7 +116,7 @@ def _coco_dev(request) -> Path:
     try:
         root = Path(request.getfixturevalue("shared_data"))
     except pytest.FixtureLookupError:
-        root = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+        root = Path(__file__).resolve().parents[3].parent / "shared" / "data"
     path = root / "coco_dev" / "train"
     if not (path / "person_keypoints.json").is_file():
         pytest.skip(f"COCO dev data not found at {path}")
@@ -124,7 +124,7 @@ def _coco_dev(request) -> Path:
 
 
 def test_real_image_has_heatmap_cells_for_every_labelled_type(request):
-    pytest.importorskip("personlab_gui.core.data.coco_io")
+    pytest.importorskip("personlab_gui.core.data.coco_read")
     root = _coco_dev(request)
     gt = json.loads((root / "person_keypoints.json").read_text())
     image = gt["images"][0]

@@ -17,7 +17,7 @@ from personlab_gui.core.model.layers import Conv2dSame, same_padding
 from personlab_gui.core.model.zoo import DEFAULT_MODEL, ZOO_ENV, list_models
 from personlab_gui.core.skeleton import HEAD_CHANNELS, K, N_EDGES
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 POSENET = ROOT / "model_zoo" / "posenet_mnv1_075.pt"
 PERSONLAB = ROOT / "model_zoo" / "personlab_mnv1_075.pt"
 DISTILLED = ROOT / "model_zoo" / "personlab_distilled_mnv1_075.pt"

@@ -15,7 +15,7 @@ from personlab_gui.core.decoding import jit
 from personlab_gui.core.inference.engine import MASK_ASSIGNMENTS, Engine, InferenceSettings
 from personlab_gui.core.data.image_io import load_image
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 ASTRONAUT = ROOT / "personlab_gui" / "data" / "astronaut.jpg"
 ALL_GROUPS = (jit.FIELDS, jit.MASKS, jit.VIEWER, "personlab", "posenet", *MASK_ASSIGNMENTS)
 

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from personlab_gui.core.data.coco_io import detections_to_results, evaluate, load_coco
+from personlab_gui.core.data.coco_eval import evaluate
+from personlab_gui.core.data.coco_read import load_coco
+from personlab_gui.core.data.coco_write import detections_to_results
 from personlab_gui.core.inference.engine import Engine, InferenceSettings
 from personlab_gui.core.data.image_io import load_image
 from personlab_gui.gui.app import EXAMPLE_IMAGE
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "choose_mask_score.py"
+BENCH = Path(__file__).resolve().parents[3] / "bench" / "choose_mask_score.py"
 
 
 @pytest.fixture(scope="module")
