@@ -11,18 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from PySide6 import QtCore, QtWidgets
 
 from ..core.errors import InputError
 from ..core.data.image_io import list_images
 from ..core.project import Project, database_errors
-from ..core.project.coco import DuplicateImportError, export_coco, import_coco
+from ..core.project.coco import CocoCounts, DuplicateImportError, export_coco, import_coco
 from .actions import ActionRegistry, make_action
 from .document import Document
 
 PROJECT_FILTER = "PersonLab projects (*.plab)"
 COCO_FILTER = "COCO JSON (*.json)"
+T = TypeVar("T")
 
 
 class ProjectFiles(QtCore.QObject):
@@ -49,25 +51,23 @@ class ProjectFiles(QtCore.QObject):
     # -- what the actions do -------------------------------------------------------------
     def create(self, path: str, folder: str) -> bool:
         """A new project at ``path`` with the images of ``folder``; opens it."""
-        try:
-            with database_errors(path):
-                with Project.build(path, folder) as project:
-                    skipped = _add_images(project, list_images([folder]))
-                project = Project.open(path)
-        except InputError as exc:
-            self._message(str(exc))
+        def build() -> tuple[Project, int]:
+            with Project.build(path, folder) as built:
+                skipped = _add_images(built, list_images([folder]))
+            return Project.open(path), skipped
+
+        outcome = self._attempt(path, build)
+        if outcome is None:
             return False
+        project, skipped = outcome
         self._message(f"New project {Path(path).name}: {project.count_images()} images"
                       + (f" ({skipped} unreadable files skipped)" if skipped else ""))
         self.opened.emit(project)
         return True
 
     def open(self, path: str) -> bool:
-        try:
-            with database_errors(path):
-                project = Project.open(path)
-        except InputError as exc:
-            self._message(str(exc))
+        project = self._attempt(path, lambda: Project.open(path))
+        if project is None:
             return False
         self.opened.emit(project)
         if project.images_missing():
@@ -79,11 +79,8 @@ class ProjectFiles(QtCore.QObject):
         """Re-point the open project at ``folder``, where its images are now."""
         if not self._has_project():
             return False
-        try:
-            with database_errors(self.doc.project.path):
-                found = self.doc.project.set_image_root(folder)
-        except InputError as exc:
-            self._message(str(exc))
+        found = self._attempt(self.doc.project.path, lambda: self.doc.project.set_image_root(folder))
+        if found is None:
             return False
         self._message(f"Images now read from {folder}: {found} of {self.doc.project.count_images()} found.")
         self.imported.emit()
@@ -93,16 +90,21 @@ class ProjectFiles(QtCore.QObject):
         """Import; when its people were imported before, ``ask_to_add_duplicates`` decides."""
         if not self._has_project():
             return False
-        try:
-            with database_errors(self.doc.project.path):
-                counts = import_coco(self.doc.project, coco, folder, add_duplicates)
-        except DuplicateImportError as exc:
-            if self.ask_to_add_duplicates(Path(coco).name, exc.count, exc.total):
+        project = self.doc.project
+
+        def work() -> CocoCounts | DuplicateImportError:
+            try:
+                return import_coco(project, coco, folder, add_duplicates)
+            except DuplicateImportError as exc:   # a question, not an error
+                return exc
+
+        counts = self._attempt(project.path, work)
+        if isinstance(counts, DuplicateImportError):
+            if self.ask_to_add_duplicates(Path(coco).name, counts.count, counts.total):
                 return self.import_coco(coco, folder, add_duplicates=True)
             self._message(f"Not imported: the people of {Path(coco).name} are already in the project.")
             return False
-        except InputError as exc:
-            self._message(str(exc))
+        if counts is None:
             return False
         self._message(f"Imported {counts.images} images and {counts.people} people from {Path(coco).name}.")
         self.imported.emit()
@@ -121,15 +123,22 @@ class ProjectFiles(QtCore.QObject):
     def export(self, path: str, reviewed_only: bool, rle: bool) -> bool:
         if not self._has_project():
             return False
-        try:
-            with database_errors(self.doc.project.path):
-                counts = export_coco(self.doc.project, path, reviewed_only, rle)
-        except InputError as exc:
-            self._message(str(exc))
+        counts = self._attempt(self.doc.project.path, lambda: export_coco(self.doc.project, path, reviewed_only, rle))
+        if counts is None:
             return False
         left_out = f" Left out: {'; '.join(counts.warnings)}." if counts.warnings else ""
         self._message(f"Exported {counts.images} images and {counts.people} people to {path}.{left_out}")
         return True
+
+    def _attempt(self, path: str | Path, work: Callable[[], T]) -> T | None:
+        """``work()``, its SQLite errors on ``path`` as one line; None, the line shown in the
+        status bar, when a bad input stops it."""
+        try:
+            with database_errors(path):
+                return work()
+        except InputError as exc:
+            self._message(str(exc))
+            return None
 
     def _has_project(self) -> bool:
         if self.doc.project is None:
