@@ -1,14 +1,16 @@
-"""float vs int8 network on CPU: forward time at input 641 and COCO AP of both.
+"""float vs int8 vs ONNX Runtime network on CPU: forward time at input 641 and COCO AP of each.
 
     python bench/bench_forward.py
 
 Builds the default model's int8 network (``core.model.quantize``: calibrated on the shared
-calibration images, or loaded from the cache), then times the network alone at input 641
-on every ``shared/data/coco_dev`` image, float and int8 interleaved image by image (a shared
-CPU's load falls on both), and evaluates both (keypoint and mask AP) on coco_dev/val and
-coco_dev/train. Prints medians, the speedup and the AP of each, with the load average
-before and after; the last line is one JSON object (``float_ms``, ``int8_ms``, ``speedup``,
-``kp_ap_delta`` and ``segm_ap_delta`` = int8 - float on coco_dev/val, and every AP).
+calibration images, or loaded from the cache) and its ONNX Runtime float32 network
+(``core.model.onnx_backend``, when onnxruntime is installed), then times the network alone
+at input 641 on every ``shared/data/coco_dev`` image, the backends interleaved image by
+image (a shared CPU's load falls on all), and evaluates each (keypoint and mask AP) on
+coco_dev/val and coco_dev/train. Prints medians, speedups and the AP of each, with the load
+average before and after; the last line is one JSON object (``float_ms``, ``int8_ms``,
+``speedup``, ``kp_ap_delta`` and ``segm_ap_delta`` = int8 - float on coco_dev/val, the same
+with an ``onnx_`` prefix, and every AP).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from personlab_gui.core.inference.engine import Engine, InferenceSettings
 from personlab_gui.core.inference.evaluation import evaluate_engine, load_ground_truth
 from personlab_gui.core.data.image_io import load_image
 from personlab_gui.core.data.preprocess import prepare_input
+from personlab_gui.core.model.onnx_backend import onnx_available
 
 ROOT = Path(__file__).resolve().parents[1]
 COCO_DEV = ROOT.parent / "shared" / "data" / "coco_dev"
@@ -52,7 +55,8 @@ def main() -> int:
         return 2
     load = os.getloadavg()
     t0 = time.perf_counter()
-    engines = {"float": Engine("default", "cpu", "float"), "int8": Engine("default", "cpu", "int8")}
+    engines = {name: Engine("default", "cpu", name)
+               for name in ("float", "int8", *(("onnx",) if onnx_available() else ()))}
     print(f"engines ready in {time.perf_counter() - t0:.1f} s (int8 calibration or cache load)")
     splits = {split: load_ground_truth([COCO_DEV / split / "person_keypoints.json"], [COCO_DEV / split / "images"])
               for split in ("val", "train")}
@@ -61,18 +65,19 @@ def main() -> int:
     ap = {f"{name}_{split}_{kind}": evaluate_engine(engine, gt, settings).scores[kind]["AP"]
           for split, gt in splits.items() for name, engine in engines.items()
           for kind in ("keypoints", "segm")}
-    figures = {"float_ms": round(ms["float"], 2), "int8_ms": round(ms["int8"], 2),
-               "speedup": round(ms["float"] / ms["int8"], 3),
-               "kp_ap_delta": round(ap["int8_val_keypoints"] - ap["float_val_keypoints"], 4),
-               "segm_ap_delta": round(ap["int8_val_segm"] - ap["float_val_segm"], 4),
-               **{key: round(value, 4) for key, value in ap.items()},
-               "threads": torch.get_num_threads(), "load_before": load, "load_after": os.getloadavg()}
-    print(f"forward at {SIZE}: float {ms['float']:.1f} ms, int8 {ms['int8']:.1f} ms "
-          f"({figures['speedup']:.2f}x)")
+    figures: dict = {"float_ms": round(ms["float"], 2)}
+    for name, prefix in (("int8", ""), ("onnx", "onnx_")):
+        if name in engines:
+            figures.update({f"{name}_ms": round(ms[name], 2), f"{prefix}speedup": round(ms["float"] / ms[name], 3),
+                            f"{prefix}kp_ap_delta": round(ap[f"{name}_val_keypoints"] - ap["float_val_keypoints"], 4),
+                            f"{prefix}segm_ap_delta": round(ap[f"{name}_val_segm"] - ap["float_val_segm"], 4)})
+    figures.update({**{key: round(value, 4) for key, value in ap.items()},
+                    "threads": torch.get_num_threads(), "load_before": load, "load_after": os.getloadavg()})
+    print(f"forward at {SIZE}: " + ", ".join(f"{name} {ms[name]:.1f} ms ({ms['float'] / ms[name]:.2f}x)"
+                                             for name in engines))
     for split in splits:
-        print(f"coco_dev/{split}: keypoint AP float {ap[f'float_{split}_keypoints']:.3f} int8 "
-              f"{ap[f'int8_{split}_keypoints']:.3f}; mask AP float {ap[f'float_{split}_segm']:.3f} "
-              f"int8 {ap[f'int8_{split}_segm']:.3f}")
+        print(f"coco_dev/{split}: keypoint / mask AP " + ", ".join(
+            f"{name} {ap[f'{name}_{split}_keypoints']:.3f} / {ap[f'{name}_{split}_segm']:.3f}" for name in engines))
     print(json.dumps(figures))
     return 0
 

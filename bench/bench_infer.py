@@ -1,7 +1,7 @@
 """``infer`` throughput (images/s) over coco_dev (train + val, 55 images), one image at a
 time as before pipelining and through the pipelined ``run_batch``, on CPU.
 
-    python bench/bench_infer.py [--backend float|int8] [--rounds 2]
+    python bench/bench_infer.py [--backend float|onnx|int8] [--rounds 2]
 
 Sequential: load, network, decode, one image after the other (the loop ``infer`` had).
 Pipelined: ``core.inference.batch.run_batch`` (threads read images ahead and decode the previous
@@ -44,7 +44,7 @@ def pipelined(engine: Engine, paths: list[Path], settings: InferenceSettings) ->
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", default="float", choices=("float", "int8"))
+    parser.add_argument("--backend", default="float", choices=("float", "onnx", "int8"))
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     paths = list_images([str(COCO_DEV / "train" / "images"), str(COCO_DEV / "val" / "images")])

@@ -114,6 +114,7 @@ class Engine:
         """Run the network with ``backend`` (``BACKENDS``; auto: int8 on a CPU that has the
         kernels, fp16 on CUDA, else float32); ``ValueError`` when it cannot."""
         from ..model.checkpoint import tensor_checksum
+        from ..model.onnx_backend import onnx_network
         from ..model.quantize import int8_engine, quantized_network
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
@@ -123,11 +124,13 @@ class Engine:
             if self.device.type != "cuda":
                 raise ValueError(f"{backend} runs on CUDA only (device {self.device})")
             self.backend, self.runner = backend, NetworkRunner(self.net, self.device, dtype=HALF_DTYPES[backend])
-        if backend == "int8":
+        if backend in ("int8", "onnx"):
             if self.device.type != "cpu":
-                raise ValueError(f"int8 runs on the CPU only (device {self.device})")
-            net = quantized_network(self.net, tensor_checksum(self.net.state_dict()))
-            self.backend, self.runner = "int8", NetworkRunner(net, self.device, maskable=False)
+                raise ValueError(f"{backend} runs on the CPU only (device {self.device})")
+            checksum = tensor_checksum(self.net.state_dict())
+            net = (quantized_network(self.net, checksum) if backend == "int8"
+                   else onnx_network(self.net, self._heads(), checksum))
+            self.backend, self.runner = backend, NetworkRunner(net, self.device, maskable=False)
 
     @property
     def device_name(self) -> str:

@@ -1,13 +1,13 @@
 """Running a network on several inputs at once: float32 (TF32 off on CUDA, so it stays the
-reference), fp16 (CUDA, a half copy of the network, channels-last) or int8 (CPU,
-``quantize``); padded batches give the one-at-a-time outputs (to float rounding: kernel
+reference), onnx (the same float32 in ONNX Runtime on the CPU, ``onnx_backend``), fp16 (CUDA,
+a half copy of the network, channels-last) or int8 (CPU, ``quantize``); padded batches give the one-at-a-time outputs (to float rounding: kernel
 libraries may pick other algorithms for another batch size).
 
 Inputs of different sizes (each ``output_stride * n + 1`` a side) are zero-padded at the
 right and bottom to a common size. After every backbone convolution the activations
 outside each image's own extent are zeroed, which is what the TF-'SAME' zero padding of
 that image alone gives (odd sides pad symmetrically), so no padding leaks into the
-results. The int8 graph cannot be hooked: it batches only inputs of equal size.
+results. The int8 and ONNX graphs cannot be hooked: they batch only inputs of equal size.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from torch import nn
 
 from .layers import Conv2dSame
 
-BACKENDS = ("float", "fp16", "int8", "auto")
+BACKENDS = ("float", "onnx", "fp16", "int8", "auto")
 #: Arithmetic of the half-precision backends (CUDA only). bf16 was measured and is not
 #: offered: keypoint AP -0.009 on coco_dev/train where fp16 loses 0.0006.
 HALF_DTYPES = {"fp16": torch.float16}
