@@ -38,7 +38,7 @@ class InferenceService(QtCore.QObject):
     imageFailed = QtCore.Signal(str, str)        # path, one-line message
     resultReady = QtCore.Signal(str, object)     # path, InferenceResult
     inferenceFailed = QtCore.Signal(str, str)    # path, one-line message
-    engineReady = QtCore.Signal(object, str, str)   # Engine, the model and device asked for
+    engineReady = QtCore.Signal(object, str, str, str)   # Engine, the model, device and backend asked for
     engineFailed = QtCore.Signal(str)            # one-line message
     progress = QtCore.Signal(int, int, str)      # stage, stages, text
     busyChanged = QtCore.Signal(bool)
@@ -64,14 +64,15 @@ class InferenceService(QtCore.QObject):
         self._failed: set[tuple] = set()    # inference keys that failed: not retried by themselves
 
     # -- requests ----------------------------------------------------------------------
-    def load_model(self, model: str, device: str) -> None:
-        """Load ``model`` on ``device``; the current engine keeps serving until it succeeds."""
+    def load_model(self, model: str, device: str, backend: str = "float") -> None:
+        """Load ``model`` on ``device`` with ``backend``; the current engine keeps serving until
+        it succeeds."""
         if self._job is not None:
             self._job.cancel()
-        task = Task(lambda t: Engine(model, device))
-        task.signals.done.connect(lambda engine: self._engine_loaded(engine, model, device))
+        task = Task(lambda t: Engine(model, device, backend))
+        task.signals.done.connect(lambda engine: self._engine_loaded(engine, model, device, backend))
         task.signals.failed.connect(self.engineFailed)
-        self._start(task, key=(_ENGINE, model, device))
+        self._start(task, key=(_ENGINE, model, device, backend))
 
     def set_settings(self, settings: InferenceSettings) -> None:
         """Use ``settings`` from now on (only what changed is recomputed)."""
@@ -156,11 +157,11 @@ class InferenceService(QtCore.QObject):
 
     # -- inference ---------------------------------------------------------------------
     def _engine_key(self) -> tuple[str, str]:
-        return str(self.engine.model_path), self.engine.device_name
+        return str(self.engine.model_path), f"{self.engine.device_name}/{self.engine.backend}"
 
-    def _engine_loaded(self, engine: Engine, model: str, device: str) -> None:
+    def _engine_loaded(self, engine: Engine, model: str, device: str, backend: str) -> None:
         self.engine = engine
-        self.engineReady.emit(engine, model, device)
+        self.engineReady.emit(engine, model, device, backend)
         self._prepare_kernels()
 
     # -- numba kernels -------------------------------------------------------------------

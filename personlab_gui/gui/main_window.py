@@ -83,9 +83,9 @@ class MainWindow(QtWidgets.QMainWindow):
         guard_wheel(self)
         self.setAcceptDrops(True)
         self._restore_window()
-        model, device = self.prefs.model()
+        model, device, backend = self.prefs.model()
         self.service.set_settings(self.settings_panel.current())
-        self.service.load_model(model, device)
+        self.service.load_model(model, device, backend)
         self.status.showMessage(f"Loading model {model}…")
 
     # -- construction --------------------------------------------------------------------
@@ -115,8 +115,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.layers_panel = LayersPanel(self.layers)
         self.inspector = InspectorPanel()
         self.trace_panel = TracePanel()
-        model, device = self.prefs.model()
-        self.settings_panel = SettingsPanel(self.prefs.inference_settings(), model, device)
+        self.settings_panel = SettingsPanel(self.prefs.inference_settings(), *self.prefs.model())
         left = QtCore.Qt.DockWidgetArea.LeftDockWidgetArea
         right = QtCore.Qt.DockWidgetArea.RightDockWidgetArea
         self.docks = {}
@@ -283,9 +282,10 @@ class MainWindow(QtWidgets.QMainWindow):
         if path == self.session.current_path:
             self.show_error(f"Cannot open image: {message}")
 
-    def _engine_ready(self, engine: Engine, model: str, device: str) -> None:
-        self.prefs.set_model(model, device)
-        self.status.set_device(engine.device_name)
+    def _engine_ready(self, engine: Engine, model: str, device: str, backend: str) -> None:
+        self.prefs.set_model(model, device, backend)
+        self.status.set_device(engine.device_name if engine.backend == "float"
+                               else f"{engine.device_name}, {engine.backend}")
         self.layers_panel.set_trained_heads(engine.trained_heads)
         self.settings_panel.set_trained_heads(engine.trained_heads)
         self.settings_panel.set_model_decoding(engine.decoding)

@@ -51,12 +51,15 @@ class Preferences:
         self.qsettings.setValue("last_folder", folder)
 
     # -- inference -----------------------------------------------------------------------
-    def model(self) -> tuple[str, str]:
-        return str(self.qsettings.value("model", "default")), str(self.qsettings.value("device", "auto"))
+    def model(self) -> tuple[str, str, str]:
+        """The model, device and backend last loaded."""
+        value = self.qsettings.value
+        return str(value("model", "default")), str(value("device", "auto")), str(value("backend", "float"))
 
-    def set_model(self, model: str, device: str) -> None:
+    def set_model(self, model: str, device: str, backend: str = "float") -> None:
         self.qsettings.setValue("model", model)
         self.qsettings.setValue("device", device)
+        self.qsettings.setValue("backend", backend)
 
     def inference_settings(self) -> InferenceSettings:
         values = self._json("inference", {})

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+import torch
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from personlab_gui.core.inference.engine import InferenceSettings
@@ -183,6 +185,31 @@ def test_a_bad_model_is_reported_and_the_current_one_kept(qtbot, window, people_
     assert window.service.engine is engine
     assert window.settings_panel.model.currentText() == "default"
     open_and_wait(qtbot, window, people_image)           # still works
+
+
+def test_the_onnx_backend_is_chosen_in_settings_and_remembered(qtbot, window, prefs, people_image,
+                                                               tmp_path, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setenv("PERSONLAB_CACHE_DIR", str(tmp_path / "cache"))
+    float_result = open_and_wait(qtbot, window, people_image)
+    panel = window.settings_panel
+    panel.backend.setCurrentText("onnx")
+    panel.backend.activated.emit(panel.backend.currentIndex())
+    qtbot.waitUntil(lambda: window.service.engine.backend == "onnx", timeout=RESULT_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.session.result is not float_result and window.session.result is not None,
+                    timeout=RESULT_TIMEOUT_MS)   # the image runs again on the new engine
+    onnx_people = window.session.result.people
+    assert len(onnx_people) == len(float_result.people)
+    assert np.allclose([p.keypoints for p in onnx_people], [p.keypoints for p in float_result.people], atol=0.05)
+    assert window.status.device.text() == "device: CPU, onnx" and prefs.model()[2] == "onnx"
+    if torch.cuda.is_available():
+        return
+    engine = window.service.engine
+    panel.backend.setCurrentText("fp16")                  # CUDA only: refused, the engine kept
+    panel.backend.activated.emit(panel.backend.currentIndex())
+    qtbot.waitUntil(lambda: "Model not loaded" in window.status.currentMessage(), timeout=RESULT_TIMEOUT_MS)
+    assert "fp16 runs on CUDA only" in window.status.currentMessage()
+    assert window.service.engine is engine and panel.backend.currentText() == "onnx"
 
 
 def test_cancel_stops_inference_and_f5_resumes(qtbot, window, people_image):

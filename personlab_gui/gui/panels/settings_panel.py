@@ -14,10 +14,14 @@ from PySide6 import QtCore, QtWidgets
 
 from ...core.inference.engine import DECODERS, MASK_ASSIGNMENTS, InferenceSettings, long_self_steps
 from ...core.model.checkpoint import DECODING_KEYS
+from ...core.model.runner import BACKENDS
 from ...core.model.zoo import zoo_names
 from ..widgets import compact
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+BACKEND_TIP = ("network arithmetic: float (float32, PyTorch); onnx (the same float32 in ONNX Runtime, "
+               "several times faster on a CPU); fp16 (CUDA); int8 (CPU, fastest, keypoint AP -0.01); "
+               "auto (int8 on a CPU, fp16 on CUDA)")
 #: Heads a model needs for instance masks (and so for the mask assignment to matter).
 MASK_HEADS = {"segmentation", "long"}
 DEBOUNCE_MS = 300
@@ -40,15 +44,19 @@ class SettingsPanel(QtWidgets.QWidget):
     """Emits ``modelChosen`` and ``settingsChanged``; shows a one-line reason for bad input."""
 
     settingsChanged = QtCore.Signal(object)   # InferenceSettings
-    modelChosen = QtCore.Signal(str, str)     # model name or path, device
+    modelChosen = QtCore.Signal(str, str, str)   # model name or path, device, backend
 
-    def __init__(self, settings: InferenceSettings, model: str, device: str, parent=None) -> None:
+    def __init__(self, settings: InferenceSettings, model: str, device: str, backend: str = "float",
+                 parent=None) -> None:
         super().__init__(parent)
         self.model = compact(QtWidgets.QComboBox())
         self.model.addItems(["default", *zoo_names()])
         self.browse = QtWidgets.QPushButton("Browse…")
         self.device = QtWidgets.QComboBox()
         self.device.addItems(list(DEVICES))
+        self.backend = QtWidgets.QComboBox()
+        self.backend.addItems(list(BACKENDS))
+        self.backend.setToolTip(BACKEND_TIP)
         self.size = QtWidgets.QSpinBox()
         self.size.setRange(129, 2049)
         self.size.setSingleStep(32)
@@ -68,7 +76,7 @@ class SettingsPanel(QtWidgets.QWidget):
         self._timer.timeout.connect(self.apply)
         self._layout()
         self.set_trained_heads(())
-        self.show_model(model, device)
+        self.show_model(model, device, backend)
         self.show_settings(settings)
         self._connect()
 
@@ -99,6 +107,7 @@ class SettingsPanel(QtWidgets.QWidget):
         form.setRowWrapPolicy(QtWidgets.QFormLayout.RowWrapPolicy.WrapLongRows)   # a narrow dock
         form.addRow("Model", model_row)
         form.addRow("Device", self.device)
+        form.addRow("Backend", self.backend)
         form.addRow("Input long side", self.size)
         form.addRow("Scales", self.scales)
         form.addRow("Flip", self.flip)
@@ -112,18 +121,21 @@ class SettingsPanel(QtWidgets.QWidget):
     def _connect(self) -> None:
         self.model.activated.connect(self._model_activated)
         self.device.activated.connect(self._model_activated)
+        self.backend.activated.connect(self._model_activated)
         self.browse.clicked.connect(self._browse)
         for signal in (self.size.valueChanged, self.scales.textEdited, self.flip.toggled,
                        self.decoder.currentIndexChanged, self.mask_assignment.currentIndexChanged,
                        self.refine_steps.valueChanged, *(box.valueChanged for box in self.thresholds.values())):
             signal.connect(self._timer.start)
 
-    def show_model(self, model: str, device: str) -> None:
-        """Reflect the model and device in use (adds a checkpoint path if new)."""
+    def show_model(self, model: str, device: str, backend: str | None = None) -> None:
+        """Reflect the model, device and backend in use (adds a checkpoint path if new)."""
         if self.model.findText(model) < 0:
             self.model.addItem(model)
         self.model.setCurrentText(model)
         self.device.setCurrentText(device)
+        if backend is not None:
+            self.backend.setCurrentText(backend)
 
     def show_settings(self, settings: InferenceSettings) -> None:
         """Reflect ``settings`` without emitting anything."""
@@ -172,7 +184,7 @@ class SettingsPanel(QtWidgets.QWidget):
         self.settingsChanged.emit(settings)
 
     def _model_activated(self) -> None:
-        self.modelChosen.emit(self.model.currentText(), self.device.currentText())
+        self.modelChosen.emit(self.model.currentText(), self.device.currentText(), self.backend.currentText())
 
     def _browse(self) -> None:
         path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open a checkpoint", "", "Checkpoints (*.pt)")

@@ -69,4 +69,4 @@ def use_model(settings: SettingsPanel, service: InferenceService, model: str) ->
     """Load ``model`` in the viewer on the viewer's device."""
     device = settings.device.currentText()
     settings.show_model(model, device)
-    service.load_model(model, device)
+    service.load_model(model, device, settings.backend.currentText())
