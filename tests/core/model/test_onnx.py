@@ -88,3 +88,13 @@ def test_infer_with_onnx_writes_the_float_results(cache, tmp_path):
     a, b = (json.loads(p.read_text()) for p in outs.values())
     assert len(a) == len(b) >= 1
     assert np.allclose([r["keypoints"] for r in a], [r["keypoints"] for r in b], atol=0.05)
+
+
+def test_without_onnxruntime_the_backend_is_refused_in_one_line(cache, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(onnx_backend, "onnx_available", lambda: False)
+    out = tmp_path / "r.json"
+    with pytest.raises(SystemExit) as stop:
+        main(["infer", str(ASTRONAUT), "--out", str(out), "--backend", "onnx"])
+    assert stop.value.code == 2 and not out.exists()
+    assert capsys.readouterr().err.strip().splitlines() == [
+        'error: onnx: needs the onnx and onnxruntime packages (pip install "personlab-gui[onnx]")']
