@@ -115,7 +115,8 @@ class Editor(QtCore.QObject):
                        self.doc.person_changed, self.doc.project_changed, self.session.resultChanged):
             signal.connect(self._name_people)
         self.files.opened.connect(self.open_project)
-        self.files.imported.connect(self._reload_images)
+        self.files.imported.connect(self._imported)
+        self.files.relocated.connect(self._reload_images)
         self.canvas.hovered.connect(lambda xy: self.tool.hover(xy))
         self.panel.keypointChosen.connect(self.place_keypoint)
         self.panel.masksShown.connect(self.overlay.texture.setVisible)
@@ -138,6 +139,12 @@ class Editor(QtCore.QObject):
         if current in self._image_ids:
             self.session.set_index(paths.index(current))
         self.doc.set_image(self._image_ids.get(self.session.current_path), reload=True)
+
+    def _imported(self) -> None:
+        """Imported people replace the model's predictions on their images (outside the undo
+        stack), so steps that edit those predictions cannot be undone or redone any more."""
+        self.stack.clear()
+        self._reload_images()
 
     def _project_changed(self) -> None:
         if self.doc.project is None:

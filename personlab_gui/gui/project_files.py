@@ -32,6 +32,7 @@ class ProjectFiles(QtCore.QObject):
 
     opened = QtCore.Signal(object)   # a Project to edit
     imported = QtCore.Signal()       # images or people were added to the open project
+    relocated = QtCore.Signal()      # the open project's images are read from another folder
 
     def __init__(self, actions: ActionRegistry, doc: Document, folder: Callable[[], str],
                  message: Callable[[str], None]) -> None:
@@ -83,7 +84,7 @@ class ProjectFiles(QtCore.QObject):
         if found is None:
             return False
         self._message(f"Images now read from {folder}: {found} of {self.doc.project.count_images()} found.")
-        self.imported.emit()
+        self.relocated.emit()
         return True
 
     def import_coco(self, coco: str, folder: str, add_duplicates: bool = False) -> bool:

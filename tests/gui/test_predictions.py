@@ -110,12 +110,8 @@ def test_redo_of_replaced_predictions_is_dropped(qtbot, window, tmp_path):
     assert not stack.canRedo() and stack.count() == 0                 # no redo of a person that is gone
 
 
-def test_imported_ground_truth_replaces_predictions(qtbot, window, tmp_path):
-    folder = image_folder(tmp_path, 1)
-    editor = open_project(qtbot, window, tmp_path, folder, run_model=True)
-    doc, project = editor.doc, editor.doc.project
-    (image,) = project.image_ids()
-    wait_for_predictions(qtbot, editor, image)
+def _ground_truth_file(tmp_path, project: Project, image: int):
+    """A COCO file with one person (a labelled nose) on the project image ``image``."""
     record = project.image(image)
     keypoints = np.zeros((17, 3))
     keypoints[0] = (100, 80, 2)
@@ -125,6 +121,16 @@ def test_imported_ground_truth_replaces_predictions(qtbot, window, tmp_path):
             "categories": [{"id": 1, "name": "person"}]}
     path = tmp_path / "gt.json"
     path.write_text(json.dumps(coco))
+    return path
+
+
+def test_imported_ground_truth_replaces_predictions(qtbot, window, tmp_path):
+    folder = image_folder(tmp_path, 1)
+    editor = open_project(qtbot, window, tmp_path, folder, run_model=True)
+    doc, project = editor.doc, editor.doc.project
+    (image,) = project.image_ids()
+    wait_for_predictions(qtbot, editor, image)
+    path = _ground_truth_file(tmp_path, project, image)
     assert editor.files.import_coco(str(path), str(folder))
     assert [p.provenance for p in doc.people.values()] == ["manual"]
     assert [p.provenance for p in project.people(image).values()] == ["manual"]
@@ -159,3 +165,22 @@ def test_candidates_are_shown_on_demand_and_never_accepted(qtbot, window, tmp_pa
 
     key(window, QtCore.Qt.Key.Key_A, QtCore.Qt.KeyboardModifier.ShiftModifier)   # accept all
     assert project.count_people() == {"predicted": 0, "accepted": len(labels), "edited": 0, "manual": 0}
+
+
+def test_undo_and_redo_after_an_import_replaced_the_predictions_they_edit(qtbot, window, tmp_path):
+    """Found by the soak test: an undone edit of a prediction, then an import that replaces
+    the predictions, then redo -> KeyError. The import now ends the undo history."""
+    folder = image_folder(tmp_path, 1)
+    editor = open_project(qtbot, window, tmp_path, folder, run_model=True)
+    doc, stack = editor.doc, editor.stack
+    (image,) = doc.project.image_ids()
+    person = next(iter(wait_for_predictions(qtbot, editor, image)))
+    editor.selection.select(person, 0)
+    trigger(window, "visibility_1")                # an edit of a prediction, undone: its redo names it
+    stack.undo()
+    assert stack.canRedo() and doc.people[person].provenance == "predicted"
+    assert editor.files.import_coco(str(_ground_truth_file(tmp_path, doc.project, image)), str(folder))
+    assert person not in doc.people and stack.count() == 0
+    trigger(window, "redo")
+    trigger(window, "undo")
+    assert [p.provenance for p in doc.people.values()] == ["manual"]
