@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..core.inference.engine import DECODERS, DEFAULT_SIZE, MASK_ASSIGNMENTS, Engine, InferenceSettings
-from ..core.model.runner import BACKENDS
+from ..core.model.runner import BACKEND_HELP, BACKENDS
 from ..core.outputs import check_output
 
 #: Smallest and largest network input side (after the test-time scale): past the upper
@@ -24,10 +24,7 @@ def add_inference_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--model", default="default", help="zoo name or checkpoint path (default: %(default)s)")
     g.add_argument("--device", default="auto", help="auto|cpu|cuda[:N]|mps (default: %(default)s)")
     g.add_argument("--backend", choices=BACKENDS, default="float",
-                   help="network arithmetic: float (float32, PyTorch), onnx (the same float32 in ONNX "
-                        "Runtime: CPU, several times faster; exported once and cached), fp16 (CUDA), "
-                        "int8 (CPU, calibrated once and cached) or auto (int8 on a CPU that has the "
-                        "kernels, fp16 on CUDA) (default: %(default)s)")
+                   help=f"{BACKEND_HELP} (default: %(default)s)")
     g.add_argument("--batch", type=int, default=1,
                    help=f"images per network call, 1..{MAX_BATCH} (padded to a common size; same "
                         "results; worth it on a GPU) (default: %(default)s)")

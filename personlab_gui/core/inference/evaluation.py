@@ -16,7 +16,7 @@ from .batch import BatchItem, run_batch
 from ..data.coco_eval import evaluate
 from ..data.coco_read import load_coco, validate_coco
 from ..data.coco_write import detections_to_results
-from .engine import Engine, InferenceSettings
+from .engine import Engine, InferenceSettings, has_masks
 from ..data.image_io import safe_join
 from ..skeleton import ALL_HEADS, POSE_HEADS
 
@@ -61,7 +61,7 @@ def load_ground_truth(gt_files: Sequence[str | Path], image_dirs: Sequence[str |
 
 def iou_types_for(trained_heads: Sequence[str]) -> tuple[str, ...]:
     """Mask AP is only measured when the model can produce masks."""
-    return ("keypoints", "segm") if {"segmentation", "long"} <= set(trained_heads) else ("keypoints",)
+    return ("keypoints", "segm") if has_masks(tuple(trained_heads)) else ("keypoints",)
 
 
 def evaluate_engine(engine: Engine, gt: GroundTruth, settings: InferenceSettings,

@@ -1,7 +1,8 @@
 """Running a network on several inputs at once: float32 (TF32 off on CUDA, so it stays the
 reference), onnx (the same float32 in ONNX Runtime on the CPU, ``onnx_backend``), fp16 (CUDA,
-a half copy of the network, channels-last) or int8 (CPU, ``quantize``); padded batches give the one-at-a-time outputs (to float rounding: kernel
-libraries may pick other algorithms for another batch size).
+a half copy of the network, channels-last) or int8 (CPU, ``quantize``); padded batches give
+the one-at-a-time outputs (to float rounding: kernel libraries may pick other algorithms
+for another batch size).
 
 Inputs of different sizes (each ``output_stride * n + 1`` a side) are zero-padded at the
 right and bottom to a common size. After every backbone convolution the activations
@@ -23,6 +24,11 @@ from torch import nn
 from .layers import Conv2dSame
 
 BACKENDS = ("float", "onnx", "fp16", "int8", "auto")
+#: What each backend is, for the command line's help and the app's tool tip.
+BACKEND_HELP = ("network arithmetic: float (float32, PyTorch), onnx (the same float32 in ONNX Runtime: "
+                "CPU, several times faster; exported once and cached), fp16 (CUDA), int8 (CPU, "
+                "calibrated once and cached; keypoint AP -0.01) or auto (int8 on a CPU that has the "
+                "kernels, fp16 on CUDA)")
 #: Arithmetic of the half-precision backends (CUDA only). bf16 was measured and is not
 #: offered: keypoint AP -0.009 on coco_dev/train where fp16 loses 0.0006.
 HALF_DTYPES = {"fp16": torch.float16}

@@ -168,13 +168,13 @@ def engine_evaluate_fn(config: TrainConfig, heads: list[str]) -> EvaluateFn | No
     """
     if not (config.val_json and config.val_images):
         return None
-    from ..inference.evaluation import evaluate_model, load_ground_truth, missing_images
+    from ..inference.evaluation import evaluate_model, iou_types_for, load_ground_truth, missing_images
     gt = load_ground_truth([config.val_json], [config.val_images])
     missing = missing_images(gt)
     if missing:
         raise InputError(missing[0], f"validation image not found ({len(missing)} of "
                                      f"{len(gt.paths)} missing; AP would be biased)")
-    iou_types = ("keypoints", "segm") if {"segmentation", "long"} <= set(heads) else ("keypoints",)
+    iou_types = iou_types_for(heads)
     reported: set[str] = set()
 
     def evaluate(model: nn.Module) -> dict[str, float]:

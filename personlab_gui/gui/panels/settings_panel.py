@@ -12,18 +12,13 @@ import dataclasses
 
 from PySide6 import QtCore, QtWidgets
 
-from ...core.inference.engine import DECODERS, MASK_ASSIGNMENTS, InferenceSettings, long_self_steps
+from ...core.inference.engine import DECODERS, MASK_ASSIGNMENTS, InferenceSettings, has_masks, long_self_steps
 from ...core.model.checkpoint import DECODING_KEYS
-from ...core.model.runner import BACKENDS
+from ...core.model.runner import BACKEND_HELP, BACKENDS
 from ...core.model.zoo import zoo_names
 from ..widgets import compact
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
-BACKEND_TIP = ("network arithmetic: float (float32, PyTorch); onnx (the same float32 in ONNX Runtime, "
-               "several times faster on a CPU); fp16 (CUDA); int8 (CPU, fastest, keypoint AP -0.01); "
-               "auto (int8 on a CPU, fp16 on CUDA)")
-#: Heads a model needs for instance masks (and so for the mask assignment to matter).
-MASK_HEADS = {"segmentation", "long"}
 DEBOUNCE_MS = 300
 
 
@@ -56,7 +51,7 @@ class SettingsPanel(QtWidgets.QWidget):
         self.device.addItems(list(DEVICES))
         self.backend = QtWidgets.QComboBox()
         self.backend.addItems(list(BACKENDS))
-        self.backend.setToolTip(BACKEND_TIP)
+        self.backend.setToolTip(BACKEND_HELP)
         self.size = QtWidgets.QSpinBox()
         self.size.setRange(129, 2049)
         self.size.setSingleStep(32)
@@ -166,7 +161,7 @@ class SettingsPanel(QtWidgets.QWidget):
     def set_trained_heads(self, heads: tuple[str, ...]) -> None:
         """Offer the mask settings only to models that produce masks."""
         for widget in (self.mask_assignment, self.refine_steps):
-            self.form.setRowVisible(widget, MASK_HEADS <= set(heads))
+            self.form.setRowVisible(widget, has_masks(tuple(heads)))
 
     def set_model_decoding(self, decoding: dict[str, int]) -> None:
         """Name the loaded model's own refinement steps (its checkpoint's decoding settings)."""
