@@ -28,7 +28,18 @@ def application(offscreen_without_display: bool = False) -> QtWidgets.QApplicati
         app = QtWidgets.QApplication([sys.argv[0]])
         app.setApplicationName("PersonLab Studio")
         app.setOrganizationName("PersonLabStudio")
+    collect_garbage_in_gui_thread(app)
     return app
+
+
+def collect_garbage_in_gui_thread(app: QtWidgets.QApplication) -> None:
+    """Run Python's cyclic garbage collector only in the GUI thread, on a timer (pyqtgraph's
+    ``GarbageCollector``), once per application. Left automatic, a collection can start in a
+    worker thread (loading a model, decoding) and destroy dead Qt widgets there, which
+    deadlocks against the GUI thread (seen: a menu's actions freed during a model load)."""
+    if getattr(app, "_gui_thread_gc", None) is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+        app._gui_thread_gc = GarbageCollector(interval=1.0)
 
 
 def run_app(argv: list[str]) -> int:

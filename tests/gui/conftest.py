@@ -10,13 +10,20 @@ import pytest
 from PySide6 import QtCore
 
 from personlab_gui.core.inference.engine import InferenceSettings
-from personlab_gui.gui.app import EXAMPLE_IMAGE
+from personlab_gui.gui.app import EXAMPLE_IMAGE, collect_garbage_in_gui_thread
 from personlab_gui.gui.preferences import Preferences
 
 SHARED_PHOTO = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "people" / "yolov5_zidane.jpg"
 TEST_SIZE = 257
 #: Engine loading and CPU inference at 257 px take about a second; allow for a busy machine.
 RESULT_TIMEOUT_MS = 60_000
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _garbage_collected_in_gui_thread(qapp) -> None:
+    """As the app does (``app.application``): Qt objects are never freed by a collection
+    that a worker thread happens to start."""
+    collect_garbage_in_gui_thread(qapp)
 
 
 @pytest.fixture

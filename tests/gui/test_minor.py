@@ -1,10 +1,13 @@
 """The smaller defects a new user met: failure marks that vanished from the image list, a
 trace list that did not highlight its step, a status bar whose brush radius went stale,
 arrows and keypoints drawn outside the image, the last zoom carried over to the next image,
-a truncated JPEG accepted into a project while the viewer refuses it."""
+a truncated JPEG accepted into a project while the viewer refuses it; Python's garbage
+collector run from a worker thread (a deadlock with Qt)."""
 
 from __future__ import annotations
 
+import gc
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -162,3 +165,22 @@ def test_a_truncated_jpeg_the_viewer_refuses_is_not_added_to_a_project(qtbot, wi
     assert window.editor.files.create(str(tmp_path / "p.plab"), str(folder))
     assert "1 unreadable files skipped" in window.status.currentMessage()
     assert [Path(p).name for p in window.session.paths] == ["whole.jpg"]
+
+
+def test_garbage_is_collected_only_in_the_gui_thread(qtbot):
+    """A collection started in a worker thread could free dead Qt widgets there and
+    deadlock against the GUI thread; the app collects on a GUI-thread timer instead."""
+    assert not gc.isenabled()
+    threads: list[str] = []
+    callback = lambda phase, info: threads.append(threading.current_thread().name)  # noqa: E731
+    gc.callbacks.append(callback)
+    try:
+        allocated = [[] for _ in range(2 * gc.get_threshold()[0])]   # past the first threshold
+        worker = threading.Thread(target=lambda: [[] for _ in range(5000)], name="worker")
+        worker.start()
+        worker.join()
+        qtbot.waitUntil(lambda: bool(threads), timeout=5000)   # the timer collects soon
+        del allocated
+    finally:
+        gc.callbacks.remove(callback)
+    assert threads and set(threads) == {threading.main_thread().name}
