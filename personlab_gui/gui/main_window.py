@@ -157,6 +157,7 @@ class MainWindow(QtWidgets.QMainWindow):
             dock.setWidget(widget)
             self.addDockWidget(self.dockWidgetArea(self.docks[beside]), dock)
             self.tabifyDockWidget(self.docks[beside], dock)
+            self.docks[beside].raise_()      # the editor's docks come forward with a project
             self.docks[name] = dock
         self.review_marks = ReviewMarks(e.doc, self.session, self.image_list, e.image_id, self.docks["Images"])
         self.file_menu.insertActions(a["quit"], list(e.files.actions.values()))
