@@ -7,7 +7,7 @@ calibration images, or loaded from the cache) and its ONNX Runtime float32 netwo
 (``core.model.onnx_backend``, when onnxruntime is installed), then times the network alone
 at input 641 on every ``shared/data/coco_dev`` image, the backends interleaved image by
 image (a shared CPU's load falls on all), and evaluates each (keypoint and mask AP) on
-coco_dev/val and coco_dev/train. Prints medians, speedups and the AP of each, with the load
+coco_dev/val, coco_dev/train and ochuman_test (its images are not timed). Prints medians, speedups and the AP of each, with the load
 average before and after; the last line is one JSON object (``float_ms``, ``int8_ms``,
 ``speedup``, ``kp_ap_delta`` and ``segm_ap_delta`` = int8 - float on coco_dev/val, the same
 with an ``onnx_`` prefix, and every AP).
@@ -32,6 +32,7 @@ from personlab_gui.core.model.onnx_backend import onnx_available
 
 ROOT = Path(__file__).resolve().parents[1]
 COCO_DEV = ROOT.parent / "shared" / "data" / "coco_dev"
+OCHUMAN = ROOT.parent / "shared" / "data" / "ochuman_test"
 SIZE = 641
 
 
@@ -60,7 +61,9 @@ def main() -> int:
     print(f"engines ready in {time.perf_counter() - t0:.1f} s (int8 calibration or cache load)")
     splits = {split: load_ground_truth([COCO_DEV / split / "person_keypoints.json"], [COCO_DEV / split / "images"])
               for split in ("val", "train")}
-    ms = forward_ms(engines, [p for gt in splits.values() for p in gt.paths])
+    if (OCHUMAN / "test_ochuman.json").is_file():   # the other validation split
+        splits["ochuman"] = load_ground_truth([OCHUMAN / "test_ochuman.json"], [OCHUMAN / "images"])
+    ms = forward_ms(engines, [p for split in ("val", "train") for p in splits[split].paths])
     settings = InferenceSettings(size=SIZE)
     ap = {f"{name}_{split}_{kind}": evaluate_engine(engine, gt, settings).scores[kind]["AP"]
           for split, gt in splits.items() for name, engine in engines.items()
@@ -76,7 +79,7 @@ def main() -> int:
     print(f"forward at {SIZE}: " + ", ".join(f"{name} {ms[name]:.1f} ms ({ms['float'] / ms[name]:.2f}x)"
                                              for name in engines))
     for split in splits:
-        print(f"coco_dev/{split}: keypoint / mask AP " + ", ".join(
+        print(f"{split}: keypoint / mask AP " + ", ".join(
             f"{name} {ap[f'{name}_{split}_keypoints']:.3f} / {ap[f'{name}_{split}_segm']:.3f}" for name in engines))
     print(json.dumps(figures))
     return 0

@@ -52,6 +52,8 @@ class OnnxNet:
         import onnxruntime
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
+        # idle pool threads sleep rather than spin: reading and decoding run beside the network
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.heads, self.output_stride = heads, output_stride
 
