@@ -174,13 +174,17 @@ def test_garbage_is_collected_only_in_the_gui_thread(qtbot):
     threads: list[str] = []
     callback = lambda phase, info: threads.append(threading.current_thread().name)  # noqa: E731
     gc.callbacks.append(callback)
+    allocated: list[list] = []
+
+    def allocate() -> bool:   # keeps the young generation past its threshold until a collection
+        allocated.extend([] for _ in range(gc.get_threshold()[0]))
+        return bool(threads)
+
     try:
-        allocated = [[] for _ in range(2 * gc.get_threshold()[0])]   # past the first threshold
-        worker = threading.Thread(target=lambda: [[] for _ in range(5000)], name="worker")
+        worker = threading.Thread(target=lambda: [[] for _ in range(20 * gc.get_threshold()[0])], name="worker")
         worker.start()
         worker.join()
-        qtbot.waitUntil(lambda: bool(threads), timeout=5000)   # the timer collects soon
-        del allocated
+        qtbot.waitUntil(allocate, timeout=5000)   # the GUI thread's timer collects within a second
     finally:
         gc.callbacks.remove(callback)
     assert threads and set(threads) == {threading.main_thread().name}
