@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from .core.interrupts import Terminated, forget_unhandled_interrupt, stop_handlers
@@ -40,10 +41,19 @@ def _start_gui(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``personlab-gui`` console script."""
+    """Entry point of the ``personlab-gui`` console script. Under torchrun the process ends
+    here, once its command has returned (``Distributed.leave``)."""
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] not in COMMANDS and not argv[0].startswith("-"):
         return _start_gui(argv)
+    status = _run_command(argv)
+    if "WORLD_SIZE" in os.environ:
+        from .core.distributed import Distributed
+        return Distributed.from_env().leave(status)
+    return status
+
+
+def _run_command(argv: list[str]) -> int:
     try:
         with stop_handlers():
             args = build_parser().parse_args(argv)

@@ -10,6 +10,7 @@ CPU with gloo. With more processes on a machine than GPUs, they share the GPUs i
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,3 +80,16 @@ class Distributed:
         if self.enabled and dist.is_initialized():
             dist.barrier()
             dist.destroy_process_group()
+
+    def leave(self, status: int) -> int:
+        """End a torchrun process with ``status`` at once, skipping the interpreter's
+        shutdown (without torchrun: return ``status``). DistributedDataParallel keeps the
+        gloo process group and its threads alive past ``destroy_process_group`` (torch 2.13,
+        measured), so a rank's shutdown would run beside them while the other ranks close
+        their sockets; nothing is left to do by then (outputs written, streams flushed
+        here)."""
+        if not self.enabled:
+            return status
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)

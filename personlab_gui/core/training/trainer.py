@@ -181,9 +181,10 @@ class Trainer:
 
     def _loop(self) -> str | None:
         """Steps until ``max_steps`` or a stop; a stop by a signal sets ``stop_signal``, a
-        failure (unreadable data, say) is returned as one line. Either way ``cancelled``."""
+        failure (unreadable data, say) is returned as one line. Either way ``cancelled``.
+        The data loader (and its worker processes) ends with the loop."""
+        batches = self._batches()
         try:
-            batches = self._batches()
             while self.step < self.max_steps and not self._should_stop():
                 for hook in self.hooks:
                     hook.before_step()
@@ -200,6 +201,8 @@ class Trainer:
         except (InputError, MemoryError, RuntimeError, OSError, ValueError) as exc:
             self.cancelled = True
             return _worker_error(exc)
+        finally:
+            batches.close()
 
     def run_step(self, images: torch.Tensor, targets: dict[str, torch.Tensor]) -> None:
         """One optimisation step on a batch; sets ``self.losses`` (this rank's values)."""

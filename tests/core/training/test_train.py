@@ -94,17 +94,30 @@ def test_cancel_stops_and_saves(coco_dev_train, tmp_path):
     assert info["meta"]["cancelled"] and info["meta"]["trained_this_run"] == ["segmentation", "long"]
 
 
+def _torchrun_train(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """``torchrun --nproc_per_node 2 -m personlab_gui train ARGS``; every rank's lines are
+    prefixed with its number and a crashing rank prints its Python stacks (faulthandler)."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "--tee", "3", "-m", "personlab_gui", "train", *args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), "PYTHONFAULTHANDLER": "1"}
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=110)
+
+
+def _rank_lines(proc: subprocess.CompletedProcess) -> str:
+    return "\n".join(line for line in (proc.stdout + proc.stderr).splitlines()
+                     if line.startswith("[default"))[-4000:]
+
+
 def test_torchrun_two_processes(coco_dev_train, tmp_path):
     if not torch.distributed.is_available() or not torch.distributed.is_gloo_available():
         pytest.skip("torch.distributed with gloo is not available")
     out = tmp_path / "ddp.pt"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "personlab_gui", "train", "--train", str(_subset(coco_dev_train, tmp_path, 3)),
-           "--images", str(coco_dev_train / "images"), "--out", str(out), "--steps", "2",
-           "--batch", "1", "--size", str(SIZE), "--workers", "0", "--device", "cpu"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=110)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    args = ["--train", str(_subset(coco_dev_train, tmp_path, 3)), "--images", str(coco_dev_train / "images"),
+            "--out", str(out), "--steps", "2", "--batch", "1", "--size", str(SIZE), "--workers", "0",
+            "--device", "cpu"]
+    proc = _torchrun_train(args, tmp_path)
+    assert proc.returncode == 0, _rank_lines(proc) + "\n" + proc.stderr[-1500:]
+    assert "saved" in _rank_lines(proc)
     model, info = load_checkpoint(out)
     assert info["meta"]["world_size"] == 2 and info["meta"]["steps"] == 2
 
