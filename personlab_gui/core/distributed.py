@@ -75,10 +75,12 @@ class Distributed:
             raise RuntimeError("count_done needs torchrun")
         return int(dist.distributed_c10d._get_default_store().add(key, 1))
 
-    def finish(self) -> None:
-        """Wait for every process (rank 0 has written its file), then leave the group."""
+    def finish(self, wait: bool = True) -> None:
+        """Leave the process group (once; later calls do nothing); with ``wait``, first wait
+        for every process (rank 0 has written its file)."""
         if self.enabled and dist.is_initialized():
-            dist.barrier()
+            if wait:
+                dist.barrier()
             dist.destroy_process_group()
 
     def leave(self, status: int) -> int:

@@ -172,12 +172,10 @@ class Trainer:
             if failure is not None:
                 raise TrainError(f"training stopped at step {self.step}: {failure}; the model and "
                                  f"the resume state {state_path(out)} are saved")
-            if self.dist.enabled and self.stop_signal is None:
-                dist.barrier()
+            self.dist.finish(wait=self.stop_signal is None)
             return out
         finally:
-            if self.dist.enabled and dist.is_initialized():
-                dist.destroy_process_group()
+            self.dist.finish(wait=False)   # after a failure: leave without waiting
 
     def _loop(self) -> str | None:
         """Steps until ``max_steps`` or a stop; a stop by a signal sets ``stop_signal``, a
